@@ -1,0 +1,76 @@
+"""The one error mapper: domain errors and malformed requests become SPEC.md's error body."""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+import ledger
+from api.responses import JSON
+from commands import errors
+
+log = structlog.get_logger(__name__)
+
+#: Domain error class → HTTP status; the most specific class listed wins.
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.DomainError: 400,
+    errors.NotFound: 404,
+    errors.Unauthenticated: 401,
+    errors.Conflict: 409,
+}
+
+
+def error_body(code: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "description": description, **{k: v for k, v in extra.items() if v}}}
+
+
+def _status(exc: errors.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def describe(err: dict[str, Any]) -> tuple[str, str | None]:
+    """A readable description of one pydantic error that never echoes the input (it may be a card number)."""
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    kind = err.get("type", "")
+    if kind == "json_invalid":
+        return "Request body is not valid JSON", None
+    if kind == "missing":
+        return (f"{field} is required" if field else "Request body is required"), field
+    if kind == "extra_forbidden":
+        return f"{field} is not an accepted field", field
+    if kind == "model_attributes_type" or (kind == "dict_type" and not field):
+        return "Request body must be a JSON object", field
+    return (f"{field}: {err.get('msg', 'is invalid')}" if field else str(err.get("msg"))), field
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def domain_error(request: Request, exc: errors.DomainError) -> JSON:
+        return JSON(error_body(exc.code, exc.description, field=exc.field), status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSON:
+        description, field = describe(exc.errors()[0])
+        return JSON(error_body("BAD_REQUEST_ERROR", description, field=field), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSON:
+        code = {401: "AUTHENTICATION_ERROR", 404: "NOT_FOUND_ERROR"}.get(exc.status_code, "BAD_REQUEST_ERROR")
+        if exc.status_code >= 500:
+            code = "SERVER_ERROR"
+        return JSON(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ledger.ConcurrencyConflict)
+    async def conflict(request: Request, exc: ledger.ConcurrencyConflict) -> JSON:
+        return JSON(error_body("CONFLICT_ERROR", "Too many concurrent changes; try again"), status_code=409)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSON:
+        log.exception("request.failed", error_type=type(exc).__name__)
+        return JSON(error_body("SERVER_ERROR", "Internal server error"), status_code=500)

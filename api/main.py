@@ -1,0 +1,47 @@
+"""The FastAPI application: built by ``create_app``, resources opened in ``lifespan``."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from api import errors
+from api.auth import Authenticator
+from api.logging import RequestContext
+from api.routers import health, orders, payments, testing
+from api.seed import seed_test_merchant
+
+
+def create_app(settings: Any, redis_url: str, make_pool: Callable[[], AsyncConnectionPool[Any]]) -> FastAPI:
+    """The API on the given settings, Redis and database pool factory."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool()
+        await pool.open(wait=True)
+        app.state.pool = pool
+        app.state.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        await seed_test_merchant(pool, settings)
+        try:
+            yield
+        finally:
+            await pool.close()
+            app.state.redis.close()
+
+    app = FastAPI(
+        title="paygate",
+        summary="An event-sourced payment gateway: orders, UPI and card payments, refunds, signed webhooks.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.auth = Authenticator()
+    errors.install(app)
+    for router in (health.router, orders.router, payments.router, testing.router):
+        app.include_router(router)
+    app.add_middleware(RequestContext)
+    return app

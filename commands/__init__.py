@@ -1,0 +1,7 @@
+"""Aggregates as deciders (pure ``decide``/``evolve``), the generic handler and the use cases."""
+
+from commands import merchant, order, payment
+from commands.catalog import CODEC
+from commands.handler import Projector, Session, handle
+
+__all__ = ["CODEC", "Projector", "Session", "handle", "merchant", "order", "payment"]

@@ -1,0 +1,83 @@
+"""Domain errors: each has a stable ``code`` (SPEC.md's error codes) and a description merchants can read."""
+
+
+class DomainError(Exception):
+    """Base of every business-rule failure; never retried."""
+
+    code = "BAD_REQUEST_ERROR"
+
+    def __init__(self, description: str, *, field: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    """Raised when a request breaks a validation rule of SPEC.md."""
+
+
+class InvalidVpa(DomainError):
+    """Raised when a UPI address does not have the form user@handle."""
+
+    code = "INVALID_VPA"
+
+
+class InvalidCard(DomainError):
+    """Raised when a card number is not 13–19 digits passing the Luhn check."""
+
+    code = "INVALID_CARD"
+
+
+class ExpiredCard(DomainError):
+    """Raised when a card's expiry is before the current month, or not a valid month."""
+
+    code = "EXPIRED_CARD"
+
+
+class NotFound(DomainError):
+    """Raised when an object does not exist or belongs to another merchant."""
+
+    code = "NOT_FOUND_ERROR"
+
+
+class OrderNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Order not found")
+
+
+class PaymentNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Payment not found")
+
+
+class RefundNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Refund not found")
+
+
+class InvalidTransition(DomainError):
+    """Raised when a command does not fit the aggregate's current state."""
+
+
+class OrderAlreadyPaid(InvalidTransition):
+    def __init__(self) -> None:
+        super().__init__("Order is already paid")
+
+
+class DuplicateMerchant(DomainError):
+    """Raised when a merchant's email or API key is already registered."""
+
+
+class Unauthenticated(DomainError):
+    """Raised when API credentials are missing or wrong."""
+
+    code = "AUTHENTICATION_ERROR"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid API credentials")
+
+
+class Conflict(DomainError):
+    """Raised when a competing request holds the same resource and the caller should try again."""
+
+    code = "CONFLICT_ERROR"

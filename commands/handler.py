@@ -1,0 +1,65 @@
+"""Load, decide, append: the one generic command handler, and the session it runs in."""
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import psycopg
+
+import ledger
+from commands.catalog import CODEC
+
+#: Inline projections, run inside the append transaction so the API reads its own writes.
+Projector = Callable[[psycopg.AsyncConnection[Any], Sequence[ledger.Recorded]], Awaitable[None]]
+
+
+@dataclass
+class Session:
+    """A connection plus what every append carries: inline projections and metadata (merchant, request)."""
+
+    conn: psycopg.AsyncConnection[Any]
+    project: Projector
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    async def load(self, decider: ModuleType, stream_id: str) -> tuple[Any, int]:
+        """The folded state of a stream and its version."""
+        past = await ledger.read_stream(self.conn, stream_id)
+        events = [CODEC.decode(r.type, r.data) for r in past]
+        return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
+
+    async def save(self, stream_id: str, events: Sequence[Any], expected_version: int) -> list[ledger.Recorded]:
+        """Append decided events and project them, in the caller's transaction.
+
+        Raises:
+            ledger.ConcurrencyConflict: the stream moved on since it was loaded.
+        """
+        new = [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+        recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version)
+        await self.project(self.conn, recorded)
+        return recorded
+
+
+async def handle(
+    session: Session, decider: ModuleType, stream_id: str, command: Any, *, attempts: int = 5
+) -> list[Any]:
+    """Decide ``command`` against the stream's current state and append what happened.
+
+    A lost race reloads and decides again (the new state may make the command a no-op or invalid).
+
+    Raises:
+        DomainError: the command breaks a rule.
+        ledger.ConcurrencyConflict: every attempt lost a race.
+    """
+    for attempt in range(attempts):
+        try:
+            async with session.conn.transaction():
+                state, version = await session.load(decider, stream_id)
+                events = decider.decide(state, command)
+                await session.save(stream_id, events, version)
+            return list(events)
+        except ledger.ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,121 @@
+"""The order aggregate: created with an amount, paid once by one successful payment."""
+
+from dataclasses import dataclass, field, replace
+from typing import Any, assert_never
+
+from commands.errors import ValidationFailed
+
+#: Smallest order amount in paise (SPEC.md).
+MIN_AMOUNT = 100
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class CreateOrder:
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    occurred_at: str
+    receipt: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MarkOrderPaid:
+    payment_id: str
+    occurred_at: str
+
+
+Command = CreateOrder | MarkOrderPaid
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    TYPE = "order.created.v1"
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class OrderPaid:
+    TYPE = "order.paid.v1"
+    order_id: str
+    payment_id: str
+    paid_at: str
+
+
+Event = OrderCreated | OrderPaid
+
+# ---------------------------------------------------------------- states
+
+
+@dataclass(frozen=True)
+class NoOrder:
+    pass
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    paid_by: str | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_by is not None
+
+
+State = NoOrder | Order
+initial_state: State = NoOrder()
+
+
+def stream_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def _check_new(c: CreateOrder) -> None:
+    if isinstance(c.amount, bool) or not isinstance(c.amount, int) or c.amount < MIN_AMOUNT:
+        raise ValidationFailed(f"amount must be at least {MIN_AMOUNT}", field="amount")
+    if not (len(c.currency) == 3 and c.currency.isalpha() and c.currency.isupper()):
+        raise ValidationFailed("currency must be a 3-letter ISO 4217 code", field="currency")
+
+
+def decide(state: State, command: Command) -> list[Event]:
+    """Raises ValidationFailed for a bad order; marking a paid order paid again is a no-op."""
+    match command:
+        case CreateOrder() as c:
+            if isinstance(state, Order):
+                raise ValidationFailed("order already exists")
+            _check_new(c)
+            return [OrderCreated(c.order_id, c.merchant_id, c.amount, c.currency, c.receipt, c.notes, c.occurred_at)]
+        case MarkOrderPaid() as c:
+            if not isinstance(state, Order):
+                raise ValidationFailed("order does not exist")
+            return [] if state.paid else [OrderPaid(state.order_id, c.payment_id, c.occurred_at)]
+        case _:
+            assert_never(command)
+
+
+def evolve(state: State, event: Event) -> State:
+    match event:
+        case OrderCreated() as e:
+            return Order(e.order_id, e.merchant_id, e.amount, e.currency)
+        case OrderPaid() as e:
+            return replace(state, paid_by=e.payment_id) if isinstance(state, Order) else state
+        case _:
+            assert_never(event)
+
+
+def is_terminal(state: State) -> bool:
+    return isinstance(state, Order) and state.paid

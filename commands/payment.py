@@ -1,0 +1,192 @@
+"""The payment aggregate: created pending against an order, then decided once, success or failure."""
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from commands.errors import InvalidTransition, OrderAlreadyPaid, ValidationFailed
+from commands.instruments import CardDetails, check_card, check_vpa
+
+METHODS = ("upi", "card")
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    """What a payment needs to know of its order, loaded by the handler."""
+
+    order_id: str
+    amount: int
+    currency: str
+    paid: bool
+
+
+@dataclass(frozen=True)
+class CreatePayment:
+    payment_id: str
+    merchant_id: str
+    order: OrderSnapshot
+    method: str
+    occurred_at: str
+    year: int
+    month: int
+    vpa: str | None = None
+    card: CardDetails | None = None
+
+
+@dataclass(frozen=True)
+class DecidePayment:
+    """The processor's verdict; ``error_description`` set means failure."""
+
+    occurred_at: str
+    error_description: str | None = None
+
+
+Command = CreatePayment | DecidePayment
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class PaymentCreated:
+    TYPE = "payment.created.v1"
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    method: str
+    vpa: str | None
+    card_network: str | None
+    card_last4: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class PaymentSucceeded:
+    TYPE = "payment.succeeded.v1"
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    decided_at: str
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    TYPE = "payment.failed.v1"
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    error_code: str
+    error_description: str
+    decided_at: str
+
+
+Event = PaymentCreated | PaymentSucceeded | PaymentFailed
+
+# ---------------------------------------------------------------- states
+
+
+@dataclass(frozen=True)
+class NoPayment:
+    pass
+
+
+@dataclass(frozen=True)
+class PendingPayment:
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    method: str
+
+
+@dataclass(frozen=True)
+class SucceededPayment:
+    payment: PendingPayment
+
+
+@dataclass(frozen=True)
+class FailedPayment:
+    payment: PendingPayment
+
+
+State = NoPayment | PendingPayment | SucceededPayment | FailedPayment
+initial_state: State = NoPayment()
+
+
+def stream_id(payment_id: str) -> str:
+    return f"payment-{payment_id}"
+
+
+def _created(c: CreatePayment) -> PaymentCreated:
+    if c.order.paid:
+        raise OrderAlreadyPaid()
+    vpa = network = last4 = None
+    if c.method == "upi":
+        vpa = check_vpa(c.vpa)
+    elif c.method == "card":
+        card = check_card(c.card, year=c.year, month=c.month)
+        network, last4 = card.network, card.last4
+    else:
+        raise ValidationFailed("method must be one of: upi, card", field="method")
+    o = c.order
+    return PaymentCreated(
+        c.payment_id,
+        o.order_id,
+        c.merchant_id,
+        o.amount,
+        o.currency,
+        c.method,
+        vpa,
+        network,
+        last4,
+        c.occurred_at,
+    )
+
+
+def decide(state: State, command: Command) -> list[Event]:
+    """Raises a DomainError when the payment cannot be created; deciding twice returns no events."""
+    match command, state:
+        case CreatePayment() as c, NoPayment():
+            return [_created(c)]
+        case CreatePayment(), _:
+            raise InvalidTransition("payment already exists")
+        case DecidePayment(error_description=None) as c, PendingPayment() as p:
+            return [PaymentSucceeded(p.payment_id, p.order_id, p.merchant_id, p.amount, p.currency, c.occurred_at)]
+        case DecidePayment() as c, PendingPayment() as p:
+            return [
+                PaymentFailed(
+                    p.payment_id,
+                    p.order_id,
+                    p.merchant_id,
+                    "PAYMENT_FAILED",
+                    str(c.error_description),
+                    c.occurred_at,
+                )
+            ]
+        case DecidePayment(), SucceededPayment() | FailedPayment():
+            return []  # already decided: a redelivered job changes nothing
+        case DecidePayment(), NoPayment():
+            raise InvalidTransition("payment does not exist")
+        case _:
+            assert_never(command)
+
+
+def evolve(state: State, event: Event) -> State:
+    match event, state:
+        case PaymentCreated() as e, _:
+            return PendingPayment(e.payment_id, e.order_id, e.merchant_id, e.amount, e.currency, e.method)
+        case PaymentSucceeded(), PendingPayment() as p:
+            return SucceededPayment(p)
+        case PaymentFailed(), PendingPayment() as p:
+            return FailedPayment(p)
+        case _:
+            return state
+
+
+def is_terminal(state: State) -> bool:
+    return isinstance(state, FailedPayment)

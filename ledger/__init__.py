@@ -1,0 +1,24 @@
+"""The event store: append with optimistic concurrency, read a stream, read everything in commit order."""
+
+from ledger.codec import Codec, DomainEvent
+from ledger.errors import ConcurrencyConflict, LedgerError, UnknownEventType
+from ledger.follower import Wakeup, step_down, try_lead
+from ledger.store import Cursor, NewEvent, Recorded, append, read_all, read_stream, version_of
+
+__all__ = [
+    "Codec",
+    "ConcurrencyConflict",
+    "Cursor",
+    "DomainEvent",
+    "LedgerError",
+    "NewEvent",
+    "Recorded",
+    "UnknownEventType",
+    "Wakeup",
+    "append",
+    "read_all",
+    "read_stream",
+    "step_down",
+    "try_lead",
+    "version_of",
+]

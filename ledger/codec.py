@@ -1,0 +1,44 @@
+"""Stored event names and their classes: an explicit registry, with upcasters from old versions.
+
+Rows store each class's stable ``TYPE`` string (``"payment.created.v1"``), never a Python qualname, so
+modules can move freely; an old version is upcast when read and never rewritten.
+"""
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol
+
+from ledger.errors import UnknownEventType
+
+
+class DomainEvent(Protocol):
+    """What the codec needs of an event class: a frozen dataclass with a stable ``TYPE``."""
+
+    TYPE: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+Upcaster = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+class Codec:
+    """Maps event classes to (type, data) and back."""
+
+    def __init__(self, classes: Iterable[type[DomainEvent]], upcasters: dict[str, Upcaster] | None = None):
+        self._classes = {cls.TYPE: cls for cls in classes}
+        self._upcasters = dict(upcasters or {})
+
+    def encode(self, event: DomainEvent) -> tuple[str, dict[str, Any]]:
+        return event.TYPE, dataclasses.asdict(event)
+
+    def decode(self, type_: str, data: dict[str, Any]) -> Any:
+        while type_ in self._upcasters:
+            type_, data = self._upcasters[type_](data)
+        try:
+            cls = self._classes[type_]
+        except KeyError:
+            raise UnknownEventType(type_) from None
+        return cls(**data)
+
+    def knows(self, type_: str) -> bool:
+        return type_ in self._classes or type_ in self._upcasters

@@ -1,0 +1,127 @@
+"""Append to a stream with an expected version, read a stream, read everything in commit order.
+
+Functions take an open connection and never commit: the caller's ``async with conn.transaction()`` is the
+unit of work.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from ledger.errors import ConcurrencyConflict
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended."""
+
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as stored."""
+
+    position: int
+    tx_id: int
+    event_id: uuid.UUID
+    stream_id: str
+    stream_version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a commit-order reader stands: after this (transaction id, position)."""
+
+    tx_id: int = 0
+    position: int = 0
+
+
+_COLUMNS = (
+    "position, tx_id::text::bigint AS tx_id, event_id, stream_id, stream_version, type, data, metadata, recorded_at"
+)
+
+# The version check happens in the `streams` row before `events` draws a position from its identity, so a
+# losing writer burns no position. UPDATE ... WHERE version = expected waits for a concurrent writer's row
+# lock and then re-checks against the committed row, so exactly one of N racers matches.
+_BUMP = "UPDATE streams SET version = %(new)s WHERE stream_id = %(stream)s AND version = %(expected)s"
+_CREATE = "INSERT INTO streams (stream_id, version) VALUES (%(stream)s, %(new)s) ON CONFLICT DO NOTHING"
+_INSERT = (
+    """
+INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
+SELECT e.event_id, %(stream)s, %(expected)s + e.ord, e.type, e.data, e.metadata
+FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(data)s::jsonb[], %(meta)s::jsonb[])
+     WITH ORDINALITY AS e(event_id, type, data, metadata, ord)
+RETURNING """
+    + _COLUMNS
+)
+
+
+async def append(
+    conn: psycopg.AsyncConnection[Any], stream_id: str, events: Sequence[NewEvent], *, expected_version: int
+) -> list[Recorded]:
+    """Append ``events`` to ``stream_id`` if it is still at ``expected_version`` (0: the stream is new).
+
+    Raises:
+        ConcurrencyConflict: the stream has moved on; nothing was written.
+    """
+    if not events:
+        return []
+    params = {"stream": stream_id, "expected": expected_version, "new": expected_version + len(events)}
+    cur = await conn.execute(_CREATE if expected_version == 0 else _BUMP, params)
+    if cur.rowcount != 1:
+        raise ConcurrencyConflict(stream_id, expected_version)
+    params |= {
+        "ids": [e.event_id for e in events],
+        "types": [e.type for e in events],
+        "data": [Jsonb(e.data) for e in events],
+        "meta": [Jsonb(e.metadata) for e in events],
+    }
+    async with conn.cursor(row_factory=class_row(Recorded)) as rows:
+        await rows.execute(_INSERT, params)
+        return sorted(await rows.fetchall(), key=lambda r: r.stream_version)
+
+
+async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:
+    """Every event of one stream, oldest first; the stream's version is the last one's ``stream_version``."""
+    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version", (stream_id,))
+        return await cur.fetchall()
+
+
+async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[Recorded]:
+    """Events committed after ``after``, in commit order, at most ``limit``.
+
+    Positions come from a sequence and are not gap-free in commit order: a transaction may take position 7,
+    commit after the one holding position 8, and a reader keeping "position > 8" would never see it. So we
+    order by the writing transaction's id and read only below the oldest transaction still in flight
+    (the snapshot's xmin): everything there has committed or aborted, and nothing can appear behind it.
+    """
+    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM events
+                WHERE (tx_id, position) > (%s::text::xid8, %s)
+                  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY tx_id, position
+                LIMIT %s""",
+            (str(after.tx_id), after.position, limit),
+        )
+        return await cur.fetchall()
+
+
+def version_of(events: Sequence[Recorded]) -> int:
+    """A stream's version after these events (0 for a new stream)."""
+    return events[-1].stream_version if events else 0

@@ -1,0 +1,7 @@
+"""``python -m paygate``."""
+
+import sys
+
+from paygate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""``paygate``: run the whole system, or one part of it, and the operator's commands."""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+
+from paygate import embedded, processes
+from paygate.settings import Settings, get_settings
+
+PARTS = ("api", "worker", "dispatcher", "projector")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paygate", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start API, workers, dispatcher and projector (embedded services if unset)")
+    sub.add_parser("api", help="the REST API on PORT (default 8000)")
+    w = sub.add_parser("worker", help="Dramatiq workers")
+    w.add_argument("--queues", nargs="+", default=["payments", "refunds", "webhooks"])
+    sub.add_parser("dispatcher", help="follow the log, enqueue jobs, re-drive overdue payments")
+    sub.add_parser("projector", help="keep the async read models up to date")
+    sub.add_parser("migrate", help="apply schema.sql")
+    rb = sub.add_parser("rebuild", help="replay the log into fresh tables and compare them with the live ones")
+    rb.add_argument("--json", action="store_true", help="print the report as JSON")
+    m = sub.add_parser("merchant", help="merchant administration")
+    msub = m.add_subparsers(dest="merchant_command", required=True)
+    mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
+    mc.add_argument("--name", required=True)
+    mc.add_argument("--email", required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "run":
+        return _run_all(settings)
+    with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
+        match args.command:
+            case "api":
+                processes.api(settings, svc.database_url, svc.redis_url)
+            case "worker":
+                processes.worker(settings, svc.database_url, svc.redis_url, args.queues)
+            case "dispatcher":
+                processes.dispatcher(settings, svc.database_url, svc.redis_url)
+            case "projector":
+                processes.projector(settings, svc.database_url)
+            case "migrate":
+                from paygate.database import apply_schema
+
+                asyncio.run(apply_schema(svc.database_url))
+            case "rebuild":
+                return asyncio.run(_rebuild(svc.database_url, args.json))
+            case "merchant":
+                print(json.dumps(asyncio.run(_create_merchant(settings, svc.database_url, args.name, args.email))))
+    return 0
+
+
+def _run_all(settings: Settings) -> int:
+    """Start every part as a child process; Ctrl-C (or SIGTERM) stops them all, then the embedded services."""
+    with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
+        from paygate.database import apply_schema
+
+        asyncio.run(apply_schema(svc.database_url))
+        env = {**os.environ, "DATABASE_URL": svc.database_url, "REDIS_URL": svc.redis_url}
+        children = [
+            subprocess.Popen([sys.executable, "-m", "paygate", part], env=env)  # noqa: S603
+            for part in PARTS
+        ]
+        print(
+            f"paygate: API on http://localhost:{settings.port} (docs at /docs); Ctrl-C stops everything",
+            file=sys.stderr,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        try:
+            while all(c.poll() is None for c in children):
+                try:
+                    children[0].wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    continue
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for c in children:
+                if c.poll() is None:
+                    c.send_signal(signal.SIGTERM)
+            for c in children:
+                try:
+                    c.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    c.kill()
+        return (
+            max((c.returncode or 0) for c in children if c.returncode and c.returncode > 0)
+            if any(c.returncode and c.returncode > 0 for c in children)
+            else 0
+        )
+
+
+async def _create_merchant(settings: Settings, database_url: str, name: str, email: str) -> dict[str, str]:
+    import commands
+    import projections
+    from api.ids import now, stamp
+    from commands import merchant
+    from commands.usecases import register_merchant
+    from paygate.database import apply_schema, make_pool
+
+    await apply_schema(database_url)
+    creds = {
+        "id": str(uuid.uuid4()),
+        "api_key": "key_live_" + secrets.token_urlsafe(12).replace("-", "a").replace("_", "b"),
+        "api_secret": "secret_live_" + secrets.token_urlsafe(24).replace("-", "a").replace("_", "b"),
+    }
+    async with make_pool(settings, database_url, max_size=1) as pool, pool.connection() as conn:
+        await register_merchant(
+            commands.Session(conn, projections.project_inline, {"actor": "cli"}),
+            merchant.RegisterMerchant(
+                merchant_id=creds["id"],
+                name=name,
+                email=email,
+                api_key=creds["api_key"],
+                api_secret=creds["api_secret"],
+                webhook_secret="whsec_" + secrets.token_hex(16),
+                occurred_at=stamp(now()),
+            ),
+        )
+    return creds
+
+
+async def _rebuild(database_url: str, as_json: bool) -> int:
+    import psycopg
+
+    from paygate.database import apply_schema
+    from projections import rebuild
+
+    await apply_schema(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        replayed = await rebuild.replay(conn)
+        reports = await rebuild.compare(conn)
+    equal = all(r.equal for r in reports)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "events": replayed,
+                    "equal": equal,
+                    "tables": [r.__dict__ | {"equal": r.equal} for r in reports],
+                }
+            )
+        )
+    else:
+        print(f"replayed {replayed} events")
+        for r in reports:
+            print(
+                f"{r.table:<14} live {r.live_rows:>8}  rebuilt {r.rebuilt_rows:>8}  "
+                f"{'equal' if r.equal else f'DIFFERENT ({r.only_live} only live, {r.only_rebuilt} only rebuilt)'}"
+            )
+    return 0 if equal else 1

@@ -1,0 +1,52 @@
+"""Connections to PostgreSQL: the schema, the pool, and the application role every pooled session takes."""
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from paygate.settings import Settings
+
+#: The role application sessions run as: it may read and append events but never change them.
+APP_ROLE = "paygate_app"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.sql"
+_SCHEMA_LOCK = 7_400_001
+
+
+def schema_sql() -> str:
+    return SCHEMA_FILE.read_text()
+
+
+async def apply_schema(conninfo: str) -> None:
+    """Apply schema.sql; concurrent starters wait on an advisory lock instead of racing on DDL."""
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            await conn.execute(schema_sql())
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any], timeout_s: int) -> None:
+    await conn.set_autocommit(True)
+    await conn.execute(f"SET ROLE {APP_ROLE}")
+    await conn.execute(f"SET idle_in_transaction_session_timeout = '{int(timeout_s)}s'")
+
+
+def make_pool(
+    settings: Settings, conninfo: str, *, max_size: int | None = None, name: str = "paygate"
+) -> AsyncConnectionPool[Any]:
+    """An (unopened) pool of autocommit connections running as the application role."""
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await _configure(conn, settings.idle_in_transaction_timeout_s)
+
+    size = max_size or settings.db_pool_max
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=min(2, size),
+        max_size=size,
+        open=False,
+        configure=configure,
+        name=name,
+        kwargs={"application_name": name},
+    )

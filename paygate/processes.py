@@ -1,0 +1,93 @@
+"""The long-running parts, each runnable alone: API, workers, dispatcher (with sweeper), projector."""
+
+import asyncio
+import os
+import signal
+import threading
+from functools import partial
+
+import uvicorn
+
+from api.logging import configure
+from paygate.database import apply_schema, make_pool
+from paygate.settings import Settings
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def api(settings: Settings, database_url: str, redis_url: str) -> None:
+    asyncio.run(apply_schema(database_url))
+    # uvicorn's worker processes build the app from the environment (paygate.asgi).
+    os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    uvicorn.run(
+        "paygate.asgi:app",
+        host="0.0.0.0",  # noqa: S104 -- a server: reachable from outside its container
+        port=settings.port,
+        workers=settings.api_workers,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        backlog=4096,
+    )
+
+
+def worker(settings: Settings, database_url: str, redis_url: str, queues: list[str]) -> None:
+    import dramatiq
+
+    from workers.actors import declare
+    from workers.broker import make_broker
+    from workers.runtime import Runtime
+
+    configure(settings.log_level)
+    asyncio.run(apply_schema(database_url))
+    broker = make_broker(redis_url)
+    declare(broker, Runtime(settings, partial(make_pool, settings, database_url, name="worker")))
+    w = dramatiq.Worker(broker, queues=set(queues), worker_threads=settings.worker_threads)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    w.start()
+    done.wait()
+    w.stop(timeout=10_000)
+
+
+def dispatcher(settings: Settings, database_url: str, redis_url: str) -> None:
+    from workers import dispatcher as dispatch
+    from workers import sweeper
+    from workers.actors import declare
+    from workers.broker import make_broker
+    from workers.runtime import Runtime
+
+    configure(settings.log_level)
+
+    async def main() -> None:
+        await apply_schema(database_url)
+        broker = make_broker(redis_url)
+        actors = declare(broker, Runtime(settings, partial(make_pool, settings, database_url)))
+        stop = _stop_event()
+        async with make_pool(settings, database_url, max_size=4, name="dispatcher") as pool:
+            await asyncio.gather(dispatch.run(pool, actors, settings, stop), sweeper.run(pool, actors, settings, stop))
+
+    asyncio.run(main())
+
+
+def projector(settings: Settings, database_url: str) -> None:
+    import projections
+    from projections import runner
+
+    configure(settings.log_level)
+
+    async def main() -> None:
+        await apply_schema(database_url)
+        stop = _stop_event()
+        async with make_pool(settings, database_url, max_size=3, name="projector") as pool:
+            await runner.run(pool, projections.ASYNC, stop)
+
+    asyncio.run(main())

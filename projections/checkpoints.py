@@ -1,0 +1,28 @@
+"""Checkpoints of log followers, read and advanced inside the follower's own transaction."""
+
+from typing import Any
+
+import psycopg
+
+from ledger import Cursor, Recorded
+
+
+async def load(conn: psycopg.AsyncConnection[Any], name: str) -> Cursor:
+    """Where ``name`` stands; a new follower starts at the beginning of the log."""
+    await conn.execute(
+        "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING", (name,)
+    )
+    cur = await conn.execute("SELECT tx_id::text::bigint, position FROM checkpoints WHERE name = %s", (name,))
+    row = await cur.fetchone()
+    assert row is not None
+    return Cursor(tx_id=row[0], position=row[1])
+
+
+async def advance(conn: psycopg.AsyncConnection[Any], name: str, old: Cursor, last: Recorded) -> bool:
+    """Move ``name`` from ``old`` to ``last``; False when another runner moved it first (roll back then)."""
+    cur = await conn.execute(
+        """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
+           WHERE name = %s AND tx_id = %s::text::xid8 AND position = %s""",
+        (str(last.tx_id), last.position, name, str(old.tx_id), old.position),
+    )
+    return cur.rowcount == 1

@@ -1,0 +1,47 @@
+"""The `merchants` read table and the lookups the API makes on it."""
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ledger import Recorded
+
+NAME = "merchants"
+
+
+async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+    d = event.data
+    if event.type == "merchant.registered.v1":
+        await conn.execute(
+            """INSERT INTO merchants (id, name, email, api_key, api_secret, webhook_secret, created_at, updated_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+            (
+                d["merchant_id"],
+                d["name"],
+                d["email"],
+                d["api_key"],
+                d["api_secret"],
+                d["webhook_secret"],
+                d["registered_at"],
+                d["registered_at"],
+            ),
+        )
+
+
+async def by_api_key(conn: psycopg.AsyncConnection[Any], api_key: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id::text AS id, name, email, api_key, api_secret, is_active FROM merchants WHERE api_key = %s",
+            (api_key,),
+        )
+        return await cur.fetchone()
+
+
+async def by_id(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id::text AS id, name, email, api_key, is_active FROM merchants WHERE id = %s",
+            (merchant_id,),
+        )
+        return await cur.fetchone()

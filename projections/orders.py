@@ -1,0 +1,59 @@
+"""The `orders` read table and its queries."""
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from ledger import Recorded
+
+NAME = "orders"
+
+_COLUMNS = "id, merchant_id::text AS merchant_id, amount, currency, receipt, notes, status, created_at, updated_at"
+
+
+async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+    d = event.data
+    if event.type == "order.created.v1":
+        await conn.execute(
+            """INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
+               VALUES (%s, %s, %s, %s, %s, %s, 'created', %s, %s) ON CONFLICT (id) DO NOTHING""",
+            (
+                d["order_id"],
+                d["merchant_id"],
+                d["amount"],
+                d["currency"],
+                d["receipt"],
+                Jsonb(d["notes"]),
+                d["created_at"],
+                d["created_at"],
+            ),
+        )
+    elif event.type == "order.paid.v1":
+        await conn.execute(
+            "UPDATE orders SET status = 'paid', updated_at = %s WHERE id = %s", (d["paid_at"], d["order_id"])
+        )
+
+
+async def get(conn: psycopg.AsyncConnection[Any], order_id: str, merchant_id: str | None) -> dict[str, Any] | None:
+    """One order; with ``merchant_id``, only if it belongs to that merchant."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        if merchant_id is None:
+            await cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = %s", (order_id,))
+        else:
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM orders WHERE id = %s AND merchant_id = %s", (order_id, merchant_id)
+            )
+        return await cur.fetchone()
+
+
+async def page(conn: psycopg.AsyncConnection[Any], merchant_id: str, *, count: int, skip: int) -> list[dict[str, Any]]:
+    """A merchant's orders, newest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM orders WHERE merchant_id = %s
+                ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s""",
+            (merchant_id, count, skip),
+        )
+        return await cur.fetchall()

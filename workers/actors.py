@@ -1,0 +1,38 @@
+"""Actor declarations: plain async functions bound to a broker and a runtime, with no import-time globals."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dramatiq
+
+from commands.errors import DomainError
+from workers import payments
+from workers.runtime import Runtime
+
+Job = Callable[..., Awaitable[None]]
+
+#: (actor name, queue, function): the one list of jobs the workers run.
+JOBS: tuple[tuple[str, str, Job], ...] = (("process_payment", "payments", payments.process_payment),)
+
+
+def _bind(fn: Job, runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    async def job(*args: Any) -> None:
+        await fn(runtime, *args)
+
+    job.__name__ = job.__qualname__ = fn.__name__
+    return job
+
+
+def declare(broker: dramatiq.Broker, runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
+    """Bind every job to ``broker``; domain errors are final and never retried."""
+    return {
+        name: dramatiq.Actor(
+            _bind(fn, runtime),
+            broker=broker,
+            actor_name=name,
+            queue_name=queue,
+            priority=0,
+            options={"max_retries": 20, "min_backoff": 500, "max_backoff": 30_000, "throws": (DomainError,)},
+        )
+        for name, queue, fn in JOBS
+    }

@@ -1,0 +1,52 @@
+"""The sweeper: re-drives payments still pending well past the latest moment they should have been decided.
+
+A flushed Redis or a killed worker loses only a message, never the payment: the log still says it is owed.
+"""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dramatiq
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+from projections import payments
+
+log = structlog.get_logger(__name__)
+
+
+async def sweep_once(
+    pool: AsyncConnectionPool[Any],
+    actors: dict[str, dramatiq.Actor[Any, Any]],
+    settings: Any,
+    now: datetime | None = None,
+) -> int:
+    """Enqueue every overdue pending payment once more; returns how many."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(milliseconds=settings.max_payment_delay_ms + settings.sweep_grace_ms)
+    async with pool.connection() as conn:
+        overdue = await payments.overdue(conn, cutoff)
+    for payment_id, method in overdue:
+        await asyncio.to_thread(actors["process_payment"].send, payment_id, method)
+    if overdue:
+        log.info("sweeper.redriven", payments=len(overdue))
+    return len(overdue)
+
+
+async def run(
+    pool: AsyncConnectionPool[Any],
+    actors: dict[str, dramatiq.Actor[Any, Any]],
+    settings: Any,
+    stop: asyncio.Event,
+) -> None:
+    interval = max(1.0, min(30.0, settings.sweep_grace_ms / 2000))
+    while not stop.is_set():
+        try:
+            await sweep_once(pool, actors, settings)
+        except Exception:  # a passing outage: try again next round
+            log.exception("sweeper.failed")
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except TimeoutError:
+            pass
