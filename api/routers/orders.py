@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Query
 
-from api import render
 from api.deps import ConnDep, MerchantDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
@@ -10,7 +9,7 @@ from api.schemas import ERRORS, CollectionOut, OrderCreate, OrderOut, OrderPubli
 from commands import order
 from commands.errors import OrderNotFound
 from commands.handler import handle
-from projections import orders, payments
+from projections import bodies, orders, payments
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERRORS)
 
@@ -30,7 +29,7 @@ async def create_order(body: OrderCreate, merchant: MerchantDep, session: Sessio
     await handle(session, order, order.stream_id(command.order_id), command)
     row = await orders.get(session.conn, command.order_id, merchant.id)
     assert row is not None
-    return JSON(render.order(row), status_code=201)
+    return JSON(bodies.order(row), status_code=201)
 
 
 @router.get("", response_model=CollectionOut)
@@ -38,7 +37,7 @@ async def list_orders(
     merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0)
 ) -> JSON:
     rows = await orders.page(conn, merchant.id, count=count, skip=skip)
-    return JSON(collection([render.order(r) for r in rows]))
+    return JSON(collection([bodies.order(r) for r in rows]))
 
 
 @router.get("/{order_id}", response_model=OrderOut)
@@ -46,7 +45,7 @@ async def get_order(order_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON
     row = await orders.get(conn, order_id, merchant.id)
     if row is None:
         raise OrderNotFound()
-    return JSON(render.order(row))
+    return JSON(bodies.order(row))
 
 
 @router.get("/{order_id}/public", response_model=OrderPublicOut)
@@ -54,7 +53,7 @@ async def get_order_public(order_id: str, conn: ConnDep) -> JSON:
     row = await orders.get(conn, order_id, None)
     if row is None:
         raise OrderNotFound()
-    return JSON(render.order_public(row))
+    return JSON(bodies.order_public(row))
 
 
 @router.get("/{order_id}/payments", response_model=CollectionOut)
@@ -68,4 +67,4 @@ async def list_order_payments(
     if await orders.get(conn, order_id, merchant.id) is None:
         raise OrderNotFound()
     rows = await payments.page(conn, merchant.id, count=count, skip=skip, order_id=order_id)
-    return JSON(collection([render.payment(r) for r in rows]))
+    return JSON(collection([bodies.payment(r) for r in rows]))

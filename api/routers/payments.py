@@ -5,7 +5,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from api import render
 from api.deps import ConnDep, MerchantDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
@@ -15,7 +14,7 @@ from commands.errors import OrderNotFound, PaymentNotFound
 from commands.handler import Session
 from commands.instruments import CardDetails
 from commands.usecases import create_payment, load_order
-from projections import merchants, payments
+from projections import bodies, merchants, payments
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"], responses=ERRORS)
 
@@ -46,7 +45,7 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
     )
     row = await payments.get(session.conn, created.payment_id, None)
     assert row is not None
-    return JSON(render.payment(row, public=merchant_id is None), status_code=201)
+    return JSON(bodies.payment(row, public=merchant_id is None), status_code=201)
 
 
 @router.post("", status_code=201, response_model=PaymentOut)
@@ -78,7 +77,7 @@ async def list_payments(
         since=datetime.fromtimestamp(since, UTC) if since is not None else None,
         until=datetime.fromtimestamp(until, UTC) if until is not None else None,
     )
-    return JSON(collection([render.payment(r) for r in rows]))
+    return JSON(collection([bodies.payment(r) for r in rows]))
 
 
 @router.get("/{payment_id}", response_model=PaymentOut)
@@ -86,7 +85,7 @@ async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep) -> 
     row = await payments.get(conn, payment_id, merchant.id)
     if row is None:
         raise PaymentNotFound()
-    return JSON(render.payment(row))
+    return JSON(bodies.payment(row))
 
 
 @router.get("/{payment_id}/public", response_model=PaymentOut)
@@ -94,4 +93,4 @@ async def get_payment_public(payment_id: str, conn: ConnDep) -> JSON:
     row = await payments.get(conn, payment_id, None)
     if row is None:
         raise PaymentNotFound()
-    return JSON(render.payment(row, public=True))
+    return JSON(bodies.payment(row, public=True))

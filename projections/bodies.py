@@ -1,8 +1,8 @@
-"""Read rows → response bodies of SPEC.md."""
+"""Read rows → the public bodies of SPEC.md, shared by API responses and webhook payloads."""
 
 from typing import Any
 
-from api.responses import iso
+from projections.timefmt import iso
 
 
 def order(row: dict[str, Any]) -> dict[str, Any]:

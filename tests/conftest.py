@@ -1,0 +1,229 @@
+"""Real services for every test: the machine's PostgreSQL and Redis when reachable, else embedded ones.
+
+Each test session gets a fresh database and its own Redis database number, so runs never see each other.
+"""
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_KEY, TEST_SECRET = "key_test_abc123", "secret_test_xyz789"
+AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
+
+
+def _reachable(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Servers:
+    """Admin URL of the PostgreSQL server and base URL of the Redis server the tests use."""
+
+    pg_admin_url: str
+    redis_base: str
+    embedded: bool
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    pg = os.environ.get("TEST_PG_ADMIN_URL")
+    rd = os.environ.get("TEST_REDIS_BASE")
+    if pg is None and _reachable("127.0.0.1", 5432):
+        pg = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if rd is None and _reachable("127.0.0.1", 6379):
+        rd = "redis://127.0.0.1:6379"
+    if pg and rd:
+        yield Servers(pg, rd, embedded=False)
+        return
+    from paygate import embedded
+
+    data = ROOT / ".data" / "test-services"
+    with embedded.services(pg, None if rd is None else rd + "/0", data) as svc:
+        yield Servers(pg or svc.database_url, rd or svc.redis_url.rsplit("?", 1)[0], embedded=True)
+
+
+def _with_db(url: str, name: str) -> str:
+    """``url`` pointed at database ``name`` (works for host and socket URLs alike)."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: Servers) -> Iterator[str]:
+    """A fresh database with schema.sql applied, dropped after the session."""
+    name = f"paygate_test_{secrets.token_hex(4)}"
+    with psycopg.connect(servers.pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_db(servers.pg_admin_url, name)
+    import asyncio
+
+    from paygate.database import apply_schema
+
+    asyncio.run(apply_schema(url))
+    yield url
+    with psycopg.connect(servers.pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers: Servers) -> str:
+    """A Redis database for this session (unix-socket embedded Redis has only the default number)."""
+    if servers.redis_base.startswith("unix://"):
+        return servers.redis_base
+    return f"{servers.redis_base}/{9 + os.getpid() % 6}"
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Any:
+    from paygate.settings import Settings
+
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        test_mode=True,
+        test_processing_delay=0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Any) -> AsyncIterator[Any]:
+    """A pool of application-role connections, as the API and workers use."""
+    from paygate.database import make_pool
+
+    async with make_pool(settings, settings.database_url, max_size=20, name="tests") as p:
+        yield p
+
+
+@pytest.fixture
+async def conn(pool: Any) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with pool.connection() as c:
+        yield c
+
+
+@pytest.fixture
+async def session(conn: psycopg.AsyncConnection[Any]) -> Any:
+    import commands
+    import projections
+
+    return commands.Session(conn, projections.project_inline, {"actor": "test"})
+
+
+# ---------------------------------------------------------------- the whole system as real processes
+
+
+@dataclass
+class Gateway:
+    """API, workers, dispatcher and projector running as separate processes, as in production."""
+
+    env: dict[str, str]
+    port: int
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, part: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{part}.log", "ab")  # noqa: SIM115 -- closed with the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paygate", part, *args], env=self.env, cwd=ROOT, stdout=log, stderr=log
+        )
+        self.procs[part] = proc
+        return proc
+
+    def kill(self, part: str) -> None:
+        """SIGKILL a part: no clean-up runs, as in a crash."""
+        proc = self.procs.pop(part)
+        proc.kill()
+        proc.wait(10)
+
+    def stop(self, part: str) -> None:
+        proc = self.procs.pop(part)
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def wait_healthy(self, timeout: float = 30, worker: bool = True) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                last = httpx.get(f"{self.url}/health", timeout=2).json()
+                if last.get("database") == "connected" and (last.get("status") == "healthy" or not worker):
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"gateway not healthy in {timeout}s: {last}; logs in {self.logs}")
+
+    def close(self) -> None:
+        for part in list(self.procs):
+            self.stop(part)
+
+
+def start_gateway(tmp_path: Path, database_url: str, redis_url: str, **env: str) -> Gateway:
+    """Start every part with test-mode settings (overridable through ``env``) and wait until healthy."""
+    port = free_port()
+    full = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        "TEST_MODE": "true",
+        "TEST_PROCESSING_DELAY": "0",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    gw = Gateway(env=full, port=port, logs=logs)
+    for part in ("api", "worker", "dispatcher", "projector"):
+        gw.start(part)
+    try:
+        gw.wait_healthy()
+    except AssertionError:
+        gw.close()
+        raise
+    return gw
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str) -> Iterator[Gateway]:
+    """One running system shared by the contract tests (test mode, no processing delay)."""
+    redis.Redis.from_url(redis_url).flushdb()
+    gw = start_gateway(tmp_path_factory.mktemp("gateway"), database_url, redis_url)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def api(gateway: Gateway) -> Iterator[httpx.Client]:
+    """An HTTP client on the shared gateway, authenticated as the seeded test merchant."""
+    with httpx.Client(base_url=gateway.url, headers=AUTH, timeout=10) as client:
+        yield client
