@@ -1,8 +1,15 @@
 """The codec of every event type of every aggregate: the one list of what may be stored."""
 
+from types import ModuleType
 from typing import get_args
 
 from commands import merchant, order, payment
 from ledger import Codec
 
-CODEC = Codec([*get_args(merchant.Event), *get_args(order.Event), *get_args(payment.Event)])
+
+def _events(aggregate: ModuleType) -> tuple[type, ...]:
+    """The classes of an aggregate's ``Event`` union (or its one class)."""
+    return get_args(aggregate.Event) or (aggregate.Event,)
+
+
+CODEC = Codec([cls for aggregate in (merchant, order, payment) for cls in _events(aggregate)])

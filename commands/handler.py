@@ -42,11 +42,13 @@ class Session:
 
 
 async def handle(
-    session: Session, decider: ModuleType, stream_id: str, command: Any, *, attempts: int = 5
+    session: Session, decider: ModuleType, stream_id: str, command: Any, *, new_stream: bool = False, attempts: int = 5
 ) -> list[Any]:
     """Decide ``command`` against the stream's current state and append what happened.
 
     A lost race reloads and decides again (the new state may make the command a no-op or invalid).
+    ``new_stream`` says the caller just drew a fresh random id, so the first attempt skips loading an empty
+    stream; should the stream exist after all, the append conflicts and the next attempt loads it.
 
     Raises:
         DomainError: the command breaks a rule.
@@ -54,8 +56,13 @@ async def handle(
     """
     for attempt in range(attempts):
         try:
-            async with session.conn.transaction():
-                state, version = await session.load(decider, stream_id)
+            # Pipeline mode sends BEGIN with the first query and the projection writes with COMMIT: three
+            # round trips per command instead of six.
+            async with session.conn.pipeline(), session.conn.transaction():
+                if new_stream and attempt == 0:
+                    state, version = decider.initial_state, 0
+                else:
+                    state, version = await session.load(decider, stream_id)
                 events = decider.decide(state, command)
                 await session.save(stream_id, events, version)
             return list(events)

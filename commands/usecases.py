@@ -38,7 +38,7 @@ async def load_order(session: Session, order_id: str, merchant_id: str | None) -
 
 async def create_payment(session: Session, command: payment.CreatePayment) -> payment.PaymentCreated:
     """Create a pending payment on the command's order (already loaded and checked by the caller)."""
-    events = await handle(session, payment, payment.stream_id(command.payment_id), command)
+    events = await handle(session, payment, payment.stream_id(command.payment_id), command, new_stream=True)
     created = events[0]
     assert isinstance(created, payment.PaymentCreated)
     return created

@@ -54,20 +54,23 @@ _COLUMNS = (
     "position, tx_id::text::bigint AS tx_id, event_id, stream_id, stream_version, type, data, metadata, recorded_at"
 )
 
-# The version check happens in the `streams` row before `events` draws a position from its identity, so a
-# losing writer burns no position. UPDATE ... WHERE version = expected waits for a concurrent writer's row
-# lock and then re-checks against the committed row, so exactly one of N racers matches.
-_BUMP = "UPDATE streams SET version = %(new)s WHERE stream_id = %(stream)s AND version = %(expected)s"
-_CREATE = "INSERT INTO streams (stream_id, version) VALUES (%(stream)s, %(new)s) ON CONFLICT DO NOTHING"
-_INSERT = (
-    """
+# One statement, one round trip. The version check happens in the `streams` row before `events` draws a
+# position from its identity: when the check fails the INSERT selects no rows, so a losing writer burns no
+# position. UPDATE ... WHERE version = expected waits for a concurrent writer's row lock and then re-checks
+# against the committed row (and INSERT ... ON CONFLICT waits for a concurrent creator), so exactly one of N
+# racers matches.
+_CHECK_EXISTING = "UPDATE streams SET version = %(new)s WHERE stream_id = %(stream)s AND version = %(expected)s"
+_CHECK_NEW = "INSERT INTO streams (stream_id, version) VALUES (%(stream)s, %(new)s) ON CONFLICT DO NOTHING"
+_APPEND = """
+WITH checked AS ({check} RETURNING 1)
 INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
 SELECT e.event_id, %(stream)s, %(expected)s + e.ord, e.type, e.data, e.metadata
 FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(data)s::jsonb[], %(meta)s::jsonb[])
      WITH ORDINALITY AS e(event_id, type, data, metadata, ord)
-RETURNING """
-    + _COLUMNS
-)
+WHERE EXISTS (SELECT FROM checked)
+RETURNING {columns}"""
+_APPEND_NEW = _APPEND.format(check=_CHECK_NEW, columns=_COLUMNS)
+_APPEND_EXISTING = _APPEND.format(check=_CHECK_EXISTING, columns=_COLUMNS)
 
 
 async def append(
@@ -80,19 +83,21 @@ async def append(
     """
     if not events:
         return []
-    params = {"stream": stream_id, "expected": expected_version, "new": expected_version + len(events)}
-    cur = await conn.execute(_CREATE if expected_version == 0 else _BUMP, params)
-    if cur.rowcount != 1:
-        raise ConcurrencyConflict(stream_id, expected_version)
-    params |= {
+    params = {
+        "stream": stream_id,
+        "expected": expected_version,
+        "new": expected_version + len(events),
         "ids": [e.event_id for e in events],
         "types": [e.type for e in events],
         "data": [Jsonb(e.data) for e in events],
         "meta": [Jsonb(e.metadata) for e in events],
     }
     async with conn.cursor(row_factory=class_row(Recorded)) as rows:
-        await rows.execute(_INSERT, params)
-        return sorted(await rows.fetchall(), key=lambda r: r.stream_version)
+        await rows.execute(_APPEND_NEW if expected_version == 0 else _APPEND_EXISTING, params)
+        recorded = await rows.fetchall()
+    if not recorded:
+        raise ConcurrencyConflict(stream_id, expected_version)
+    return sorted(recorded, key=lambda r: r.stream_version)
 
 
 async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:

@@ -26,7 +26,7 @@ async def create_order(body: OrderCreate, merchant: MerchantDep, session: Sessio
         occurred_at=stamp(now()),
     )
     session.metadata["merchant_id"] = merchant.id
-    await handle(session, order, order.stream_id(command.order_id), command)
+    await handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
     row = await orders.get(session.conn, command.order_id, merchant.id)
     assert row is not None
     return JSON(bodies.order(row), status_code=201)
