@@ -7,6 +7,9 @@ CREATE TABLE IF NOT EXISTS streams (
     stream_id text PRIMARY KEY,
     version   integer NOT NULL CHECK (version > 0)
 );
+-- The transaction that wrote the stream's last version. Readers follow transaction ids, so a writer whose
+-- transaction is older must not append after it (ledger/store.py refuses it as a concurrency conflict).
+ALTER TABLE streams ADD COLUMN IF NOT EXISTS tx_id xid8 NOT NULL DEFAULT '0';
 
 CREATE TABLE IF NOT EXISTS events (
     position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -110,6 +113,117 @@ CREATE TABLE IF NOT EXISTS payment_stats (
     success_count  bigint NOT NULL DEFAULT 0,
     failed_count   bigint NOT NULL DEFAULT 0,
     success_amount bigint NOT NULL DEFAULT 0
+);
+
+-- Inline projection: refunds of payments (their events live in the payment's stream).
+CREATE TABLE IF NOT EXISTS refunds (
+    id           text PRIMARY KEY,
+    payment_id   text NOT NULL,
+    merchant_id  uuid NOT NULL,
+    amount       bigint NOT NULL,
+    currency     text NOT NULL,
+    reason       text,
+    status       text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    processed_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS refunds_by_payment ON refunds (payment_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS refunds_by_merchant ON refunds (merchant_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS refunds_pending ON refunds (created_at) WHERE status = 'pending';
+
+-- Async projection: the double-entry book. Each entry's debit lines equal its credit lines in its currency;
+-- an entry's id is derived from (event id, leg), so replaying an event can never post it twice.
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    id          uuid PRIMARY KEY,
+    event_id    uuid NOT NULL,
+    leg         text NOT NULL,
+    position    bigint NOT NULL,
+    merchant_id uuid NOT NULL,
+    currency    text NOT NULL,
+    kind        text NOT NULL,
+    payment_id  text NOT NULL,
+    refund_id   text,
+    occurred_at timestamptz NOT NULL,
+    UNIQUE (event_id, leg)
+);
+CREATE INDEX IF NOT EXISTS ledger_entries_by_merchant ON ledger_entries (merchant_id, position DESC, leg);
+CREATE INDEX IF NOT EXISTS ledger_entries_by_payment ON ledger_entries (payment_id);
+
+CREATE TABLE IF NOT EXISTS ledger_lines (
+    entry_id uuid NOT NULL,
+    account  text NOT NULL,
+    debit    bigint NOT NULL DEFAULT 0 CHECK (debit >= 0),
+    credit   bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),
+    PRIMARY KEY (entry_id, account)
+);
+
+-- Running totals of ledger_lines per account and currency, moved in the same transaction as the lines.
+CREATE TABLE IF NOT EXISTS ledger_balances (
+    account  text NOT NULL,
+    currency text NOT NULL,
+    debit    bigint NOT NULL DEFAULT 0,
+    credit   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, currency)
+);
+
+-- A merchant's money figures per currency, kept beside the book by the same projection (what GET
+-- /api/v1/balance shows): successful payments, captured, refunds pending and processed.
+CREATE TABLE IF NOT EXISTS merchant_balances (
+    merchant_id       uuid NOT NULL,
+    currency          text NOT NULL,
+    succeeded         bigint NOT NULL DEFAULT 0,
+    captured          bigint NOT NULL DEFAULT 0,
+    refunds_pending   bigint NOT NULL DEFAULT 0,
+    refunds_processed bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (merchant_id, currency)
+);
+
+-- ---------------------------------------------------------------- idempotency (not derived from the log)
+-- The API's record of answered requests per (merchant, Idempotency-Key), written in the same transaction as
+-- the command's events: the objects a request created and the answer that names them commit together.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    merchant_id     uuid NOT NULL,
+    key             text NOT NULL,
+    request_method  text NOT NULL,
+    request_path    text NOT NULL,
+    request_hash    text NOT NULL,
+    response_status integer NOT NULL,
+    response_body   bytea NOT NULL,
+    created_at      timestamptz NOT NULL,
+    expires_at      timestamptz NOT NULL,
+    PRIMARY KEY (merchant_id, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
+
+-- Inline projection: one row per webhook delivery (stream webhook-{id}). `body` holds the exact bytes every
+-- attempt sends (`payload` is its parsed form); `version` is the delivery stream's version, which names the
+-- attempt a queued message is for, so a stale or duplicated message finds the stream moved on.
+CREATE TABLE IF NOT EXISTS webhook_logs (
+    id              uuid PRIMARY KEY,
+    merchant_id     uuid NOT NULL,
+    event           text NOT NULL,
+    payload         jsonb NOT NULL,
+    status          text NOT NULL,
+    attempts        integer NOT NULL DEFAULT 0,
+    last_attempt_at timestamptz,
+    next_retry_at   timestamptz,
+    response_code   integer,
+    response_body   text,
+    created_at      timestamptz NOT NULL,
+    last_error      text,
+    body            text NOT NULL,
+    source_event_id uuid,
+    version         integer NOT NULL,
+    updated_at      timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_logs_by_merchant ON webhook_logs (merchant_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS webhook_logs_due ON webhook_logs (next_retry_at, id) WHERE status = 'pending';
+
+-- ---------------------------------------------------------------- schema bookkeeping
+-- Digests of schema.sql texts already applied: processes skip an unchanged schema at start-up.
+CREATE TABLE IF NOT EXISTS schema_applied (
+    digest     text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- ---------------------------------------------------------------- the application role

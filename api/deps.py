@@ -4,11 +4,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 import commands
 import projections
 from api.auth import Merchant
+from api.idempotency import HEADER, Fingerprint, IdempotentRequest
 
 
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -39,3 +40,19 @@ def _settings(request: Request) -> Any:
 
 
 SettingsDep = Annotated[Any, Depends(_settings)]
+
+
+async def _idempotent(
+    request: Request,
+    conn: ConnDep,
+    key: Annotated[
+        str | None,
+        Header(alias=HEADER, description="Makes the request safe to retry: replayed byte for byte for 24 hours"),
+    ] = None,
+) -> IdempotentRequest:
+    fingerprint = Fingerprint.of(request.method, request.url.path, await request.body())
+    return IdempotentRequest(conn, key, fingerprint, request.app.state.clock)
+
+
+#: The request's ``Idempotency-Key`` handling: ``return await idem.once(merchant_id, work)`` in a creating POST.
+IdempotencyDep = Annotated[IdempotentRequest, Depends(_idempotent)]

@@ -1,5 +1,7 @@
 """The one error mapper: domain errors and malformed requests become SPEC.md's error body."""
 
+import itertools
+import re
 from typing import Any
 
 import structlog
@@ -33,20 +35,42 @@ def _status(exc: errors.DomainError) -> int:
     return 400
 
 
+#: A path part shown back to the client: a plain name, never a value that merely sits where a key goes (a payer
+#: may send a card number as a key); three digits in a row could be a CVV, so such a part is not shown either.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_DIGITS = re.compile(r"[0-9]{3}")
+
+
+def _plain(part: Any) -> bool:
+    if isinstance(part, int):
+        return True
+    return isinstance(part, str) and bool(_PLAIN.fullmatch(part)) and not _DIGITS.search(part)
+
+
 def describe(err: dict[str, Any]) -> tuple[str, str | None]:
     """A readable description of one pydantic error that never echoes the input (it may be a card number)."""
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    field = ".".join(loc) or None
+    loc = list(err.get("loc", ()))
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]
+    shown = [str(p) for p in itertools.takewhile(_plain, loc)]
+    field = ".".join(shown) or None
     kind = err.get("type", "")
     if kind == "json_invalid":
         return "Request body is not valid JSON", None
+    if len(shown) < len(loc):
+        where = f"{field} has" if field else "Request body has"
+        return f"{where} a field that is not accepted", field
     if kind == "missing":
         return (f"{field} is required" if field else "Request body is required"), field
     if kind == "extra_forbidden":
         return f"{field} is not an accepted field", field
     if kind == "model_attributes_type" or (kind == "dict_type" and not field):
         return "Request body must be a JSON object", field
-    return (f"{field}: {err.get('msg', 'is invalid')}" if field else str(err.get("msg"))), field
+    msg = str(err.get("msg") or "is invalid")
+    given = err.get("input")
+    if isinstance(given, str | int) and not isinstance(given, bool) and len(str(given)) >= 3 and str(given) in msg:
+        msg = "is invalid"
+    return (f"{field}: {msg}" if field else msg), field
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -10,13 +11,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import errors
 from api.auth import Authenticator
+from api.guard import RefuseNul
+from api.ids import now
 from api.logging import RequestContext
-from api.routers import health, orders, payments, testing
+from api.routers import balances, health, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
 
 
-def create_app(settings: Any, redis_url: str, make_pool: Callable[[], AsyncConnectionPool[Any]]) -> FastAPI:
-    """The API on the given settings, Redis and database pool factory."""
+def create_app(
+    settings: Any,
+    redis_url: str,
+    make_pool: Callable[[], AsyncConnectionPool[Any]],
+    *,
+    clock: Callable[[], datetime] = now,
+) -> FastAPI:
+    """The API on the given settings, Redis and database pool factory (and clock, which tests may move)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +48,19 @@ def create_app(settings: Any, redis_url: str, make_pool: Callable[[], AsyncConne
         docs_url="/docs",
     )
     app.state.settings = settings
+    app.state.clock = clock
     app.state.auth = Authenticator()
     errors.install(app)
-    for router in (health.router, orders.router, payments.router, testing.router):
+    for router in (
+        health.router,
+        orders.router,
+        payments.router,
+        refunds.router,
+        balances.router,
+        webhooks.router,
+        testing.router,
+    ):
         app.include_router(router)
+    app.add_middleware(RefuseNul)
     app.add_middleware(RequestContext)
     return app

@@ -3,7 +3,7 @@
 from types import ModuleType
 from typing import get_args
 
-from commands import merchant, order, payment
+from commands import merchant, order, payment, webhook
 from ledger import Codec
 
 
@@ -12,4 +12,4 @@ def _events(aggregate: ModuleType) -> tuple[type, ...]:
     return get_args(aggregate.Event) or (aggregate.Event,)
 
 
-CODEC = Codec([cls for aggregate in (merchant, order, payment) for cls in _events(aggregate)])
+CODEC = Codec([cls for aggregate in (merchant, order, payment, webhook) for cls in _events(aggregate)])

@@ -55,6 +55,11 @@ class RefundNotFound(NotFound):
         super().__init__("Refund not found")
 
 
+class WebhookNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Webhook not found")
+
+
 class InvalidTransition(DomainError):
     """Raised when a command does not fit the aggregate's current state."""
 
@@ -81,3 +86,24 @@ class Conflict(DomainError):
     """Raised when a competing request holds the same resource and the caller should try again."""
 
     code = "CONFLICT_ERROR"
+
+
+class NotCapturable(InvalidTransition):
+    """Raised when a payment is not a successful, not yet captured one."""
+
+    def __init__(self) -> None:
+        super().__init__("Payment not in capturable state")
+
+
+class NotRefundable(InvalidTransition):
+    """Raised when a refund is asked of a payment that did not succeed."""
+
+    def __init__(self) -> None:
+        super().__init__("Payment not in refundable state")
+
+
+class RefundExceedsAvailable(DomainError):
+    """Raised when a refund asks for more than the payment amount minus its pending and processed refunds."""
+
+    def __init__(self) -> None:
+        super().__init__("Refund amount exceeds available amount", field="amount")

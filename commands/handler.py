@@ -42,13 +42,22 @@ class Session:
 
 
 async def handle(
-    session: Session, decider: ModuleType, stream_id: str, command: Any, *, new_stream: bool = False, attempts: int = 5
+    session: Session,
+    decider: ModuleType,
+    stream_id: str,
+    command: Any,
+    *,
+    new_stream: bool = False,
+    serialize: bool = False,
+    attempts: int = 5,
 ) -> list[Any]:
     """Decide ``command`` against the stream's current state and append what happened.
 
     A lost race reloads and decides again (the new state may make the command a no-op or invalid).
     ``new_stream`` says the caller just drew a fresh random id, so the first attempt skips loading an empty
     stream; should the stream exist after all, the append conflicts and the next attempt loads it.
+    ``serialize`` locks the stream before loading it, for streams that many writers hit at once (the refunds of
+    one payment): they then wait their turn instead of losing races until ``attempts`` run out.
 
     Raises:
         DomainError: the command breaks a rule.
@@ -62,6 +71,8 @@ async def handle(
                 if new_stream and attempt == 0:
                     state, version = decider.initial_state, 0
                 else:
+                    if serialize:
+                        await ledger.lock_stream(session.conn, stream_id)
                     state, version = await session.load(decider, stream_id)
                 events = decider.decide(state, command)
                 await session.save(stream_id, events, version)

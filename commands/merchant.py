@@ -1,7 +1,14 @@
-"""The merchant aggregate: registration (webhook settings join it later)."""
+"""The merchant aggregate: registration and webhook settings (URL, subscribed events, signing secret)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
+from urllib.parse import urlsplit
+
+from commands.errors import InvalidTransition, ValidationFailed
+from commands.webhook import EVENTS
+
+#: Longest webhook URL accepted.
+MAX_URL_LENGTH = 2048
 
 # ---------------------------------------------------------------- commands
 
@@ -18,7 +25,24 @@ class RegisterMerchant:
     password_hash: str | None = None
 
 
-Command = RegisterMerchant
+@dataclass(frozen=True)
+class ConfigureWebhook:
+    """Set the webhook URL (None turns deliveries off) and, when given, the subscribed events."""
+
+    merchant_id: str
+    url: str | None
+    events: tuple[str, ...] | None
+    occurred_at: str
+
+
+@dataclass(frozen=True)
+class RotateWebhookSecret:
+    merchant_id: str
+    webhook_secret: str
+    occurred_at: str
+
+
+Command = RegisterMerchant | ConfigureWebhook | RotateWebhookSecret
 
 # ---------------------------------------------------------------- events
 
@@ -36,7 +60,24 @@ class MerchantRegistered:
     password_hash: str | None = None
 
 
-Event = MerchantRegistered
+@dataclass(frozen=True)
+class WebhookConfigured:
+    TYPE = "merchant.webhook_configured.v1"
+    merchant_id: str
+    url: str | None
+    events: tuple[str, ...]
+    configured_at: str
+
+
+@dataclass(frozen=True)
+class WebhookSecretRotated:
+    TYPE = "merchant.webhook_secret_rotated.v1"
+    merchant_id: str
+    webhook_secret: str
+    rotated_at: str
+
+
+Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated
 
 # ---------------------------------------------------------------- states
 
@@ -50,6 +91,9 @@ class NoMerchant:
 class ActiveMerchant:
     merchant_id: str
     email: str
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] = EVENTS
+    webhook_secret: str = ""
 
 
 State = NoMerchant | ActiveMerchant
@@ -60,11 +104,46 @@ def stream_id(merchant_id: str) -> str:
     return f"merchant-{merchant_id}"
 
 
+def _check_url(url: str | None) -> None:
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:
+        raise ValidationFailed("url must be a valid http(s) URL", field="url") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > MAX_URL_LENGTH
+        or any(ch.isspace() or not ch.isprintable() for ch in url)
+    ):
+        raise ValidationFailed("url must be a valid http(s) URL", field="url")
+
+
+def _check_events(events: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [e for e in events if e not in EVENTS]
+    if unknown:
+        raise ValidationFailed(f"events: unknown event {unknown[0]!r}; one of {', '.join(EVENTS)}", field="events")
+    if not events:
+        raise ValidationFailed("events must name at least one event", field="events")
+    return tuple(e for e in EVENTS if e in events)  # the canonical order, without repeats
+
+
+def _configured(m: ActiveMerchant, c: ConfigureWebhook) -> list[Event]:
+    _check_url(c.url)
+    events = m.webhook_events if c.events is None else _check_events(c.events)
+    if (c.url, events) == (m.webhook_url, m.webhook_events):
+        return []  # nothing changes
+    return [WebhookConfigured(m.merchant_id, c.url, events, c.occurred_at)]
+
+
 def decide(state: State, command: Command) -> list[Event]:
+    """Raises ValidationFailed for a bad webhook URL or event list, InvalidTransition for an unknown merchant."""
     match command, state:
         case RegisterMerchant(), ActiveMerchant():
             return []  # registering the same merchant again is an idempotent repeat
-        case RegisterMerchant() as c, NoMerchant():
+        case RegisterMerchant() as c, _:  # NoMerchant: the case above took ActiveMerchant
             return [
                 MerchantRegistered(
                     merchant_id=c.merchant_id,
@@ -77,6 +156,16 @@ def decide(state: State, command: Command) -> list[Event]:
                     password_hash=c.password_hash,
                 )
             ]
+        case ConfigureWebhook() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            return _configured(state, c)
+        case RotateWebhookSecret() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            if c.webhook_secret == state.webhook_secret:
+                return []
+            return [WebhookSecretRotated(state.merchant_id, c.webhook_secret, c.occurred_at)]
         case _:
             assert_never(command)
 
@@ -84,7 +173,13 @@ def decide(state: State, command: Command) -> list[Event]:
 def evolve(state: State, event: Event) -> State:
     match event:
         case MerchantRegistered():
-            return ActiveMerchant(merchant_id=event.merchant_id, email=event.email)
+            return ActiveMerchant(merchant_id=event.merchant_id, email=event.email, webhook_secret=event.webhook_secret)
+        case WebhookConfigured() as e:
+            if isinstance(state, ActiveMerchant):
+                return replace(state, webhook_url=e.url, webhook_events=tuple(e.events))
+            return state
+        case WebhookSecretRotated() as e:
+            return replace(state, webhook_secret=e.webhook_secret) if isinstance(state, ActiveMerchant) else state
         case _:
             assert_never(event)
 

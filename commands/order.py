@@ -7,6 +7,9 @@ from commands.errors import ValidationFailed
 
 #: Smallest order amount in paise (SPEC.md).
 MIN_AMOUNT = 100
+#: Largest: the biggest integer every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER), well inside
+#: the read tables' bigint, so an absurd amount is a 400 rather than a failed insert.
+MAX_AMOUNT = 2**53 - 1
 
 # ---------------------------------------------------------------- commands
 
@@ -87,6 +90,8 @@ def stream_id(order_id: str) -> str:
 def _check_new(c: CreateOrder) -> None:
     if isinstance(c.amount, bool) or not isinstance(c.amount, int) or c.amount < MIN_AMOUNT:
         raise ValidationFailed(f"amount must be at least {MIN_AMOUNT}", field="amount")
+    if c.amount > MAX_AMOUNT:
+        raise ValidationFailed(f"amount must be at most {MAX_AMOUNT}", field="amount")
     if not (len(c.currency) == 3 and c.currency.isalpha() and c.currency.isupper()):
         raise ValidationFailed("currency must be a 3-letter ISO 4217 code", field="currency")
 

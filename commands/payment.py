@@ -1,9 +1,18 @@
-"""The payment aggregate: created pending against an order, then decided once, success or failure."""
+"""The payment aggregate: created pending against an order, decided once (success or failure); a successful one
+is captured once and refunded up to its amount (the refund rules live in ``commands.refund``)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
 
-from commands.errors import InvalidTransition, OrderAlreadyPaid, ValidationFailed
+from commands import refund
+from commands.errors import (
+    InvalidTransition,
+    NotCapturable,
+    NotRefundable,
+    OrderAlreadyPaid,
+    PaymentNotFound,
+    ValidationFailed,
+)
 from commands.instruments import CardDetails, check_card, check_vpa
 
 METHODS = ("upi", "card")
@@ -42,7 +51,17 @@ class DecidePayment:
     error_description: str | None = None
 
 
-Command = CreatePayment | DecidePayment
+@dataclass(frozen=True)
+class CapturePayment:
+    """Capture a successful payment, in full; ``currency`` None means the payment's own."""
+
+    merchant_id: str
+    amount: int
+    occurred_at: str
+    currency: str | None = None
+
+
+Command = CreatePayment | DecidePayment | CapturePayment | refund.RequestRefund | refund.ProcessRefund
 
 # ---------------------------------------------------------------- events
 
@@ -84,7 +103,23 @@ class PaymentFailed:
     decided_at: str
 
 
-Event = PaymentCreated | PaymentSucceeded | PaymentFailed
+@dataclass(frozen=True)
+class PaymentCaptured:
+    TYPE = "payment.captured.v1"
+    payment_id: str
+    merchant_id: str
+    amount: int
+    captured_at: str
+
+
+Event = (
+    PaymentCreated
+    | PaymentSucceeded
+    | PaymentFailed
+    | PaymentCaptured
+    | refund.RefundRequested
+    | refund.RefundProcessed
+)
 
 # ---------------------------------------------------------------- states
 
@@ -107,6 +142,8 @@ class PendingPayment:
 @dataclass(frozen=True)
 class SucceededPayment:
     payment: PendingPayment
+    captured: bool = False
+    refunds: refund.Refunds = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +185,19 @@ def _created(c: CreatePayment) -> PaymentCreated:
     )
 
 
+def _owned(state: State, merchant_id: str) -> bool:
+    """Whether the payment exists and is ``merchant_id``'s: anybody else is told it does not exist."""
+    match state:
+        case NoPayment():
+            return False
+        case PendingPayment() as p:
+            return p.merchant_id == merchant_id
+        case SucceededPayment(payment=p) | FailedPayment(payment=p):
+            return p.merchant_id == merchant_id
+        case _:
+            assert_never(state)
+
+
 def decide(state: State, command: Command) -> list[Event]:
     """Raises a DomainError when the payment cannot be created; deciding twice returns no events."""
     match command, state:
@@ -170,8 +220,32 @@ def decide(state: State, command: Command) -> list[Event]:
             ]
         case DecidePayment(), SucceededPayment() | FailedPayment():
             return []  # already decided: a redelivered job changes nothing
-        case DecidePayment(), NoPayment():
+        case DecidePayment(), _:
             raise InvalidTransition("payment does not exist")
+        case CapturePayment() as c, _ if not _owned(state, c.merchant_id):
+            raise PaymentNotFound()
+        case CapturePayment() as c, SucceededPayment(payment=p, captured=False):
+            if c.amount != p.amount:
+                raise ValidationFailed("amount must equal the payment amount", field="amount")
+            if c.currency not in (None, p.currency):
+                raise ValidationFailed("currency must equal the payment currency", field="currency")
+            return [PaymentCaptured(p.payment_id, p.merchant_id, p.amount, c.occurred_at)]
+        case CapturePayment(), _:
+            raise NotCapturable()
+        case refund.RequestRefund() as c, _ if not _owned(state, c.merchant_id):
+            raise PaymentNotFound()
+        case refund.RequestRefund() as c, SucceededPayment(payment=p) as s:
+            return list(
+                refund.request(s.refunds, c, payment_amount=p.amount, currency=p.currency, merchant_id=p.merchant_id)
+            )
+        case refund.RequestRefund(), _:
+            raise NotRefundable()
+        case refund.ProcessRefund() as c, SucceededPayment(payment=p) as s:
+            return list(
+                refund.process(s.refunds, c, payment_id=p.payment_id, merchant_id=p.merchant_id, currency=p.currency)
+            )
+        case refund.ProcessRefund(), _:
+            raise InvalidTransition("refund does not exist")
         case _:
             assert_never(command)
 
@@ -184,6 +258,12 @@ def evolve(state: State, event: Event) -> State:
             return SucceededPayment(p)
         case PaymentFailed(), PendingPayment() as p:
             return FailedPayment(p)
+        case PaymentCaptured(), SucceededPayment() as s:
+            return replace(s, captured=True)
+        case refund.RefundRequested() as e, SucceededPayment() as s:
+            return replace(s, refunds=refund.added(s.refunds, e))
+        case refund.RefundProcessed() as e, SucceededPayment() as s:
+            return replace(s, refunds=refund.marked_processed(s.refunds, e))
         case _:
             return state
 

@@ -3,7 +3,17 @@
 from ledger.codec import Codec, DomainEvent
 from ledger.errors import ConcurrencyConflict, LedgerError, UnknownEventType
 from ledger.follower import Wakeup, step_down, try_lead
-from ledger.store import Cursor, NewEvent, Recorded, append, read_all, read_stream, version_of
+from ledger.store import (
+    Cursor,
+    NewEvent,
+    Recorded,
+    append,
+    lock_stream,
+    read_all,
+    read_stream,
+    read_visible,
+    version_of,
+)
 
 __all__ = [
     "Codec",
@@ -16,8 +26,10 @@ __all__ = [
     "UnknownEventType",
     "Wakeup",
     "append",
+    "lock_stream",
     "read_all",
     "read_stream",
+    "read_visible",
     "step_down",
     "try_lead",
     "version_of",

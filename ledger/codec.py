@@ -5,6 +5,8 @@ modules can move freely; an old version is upcast when read and never rewritten.
 """
 
 import dataclasses
+import types
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
@@ -27,6 +29,7 @@ class Codec:
     def __init__(self, classes: Iterable[type[DomainEvent]], upcasters: dict[str, Upcaster] | None = None):
         self._classes = {cls.TYPE: cls for cls in classes}
         self._upcasters = dict(upcasters or {})
+        self._tuples = {type_: _tuple_fields(cls) for type_, cls in self._classes.items()}
 
     def encode(self, event: DomainEvent) -> tuple[str, dict[str, Any]]:
         return event.TYPE, dataclasses.asdict(event)
@@ -38,7 +41,21 @@ class Codec:
             cls = self._classes[type_]
         except KeyError:
             raise UnknownEventType(type_) from None
-        return cls(**data)
+        # JSON has no tuples: a tuple field comes back as a list, and the event would no longer equal itself.
+        tuples = {name: tuple(data[name]) for name in self._tuples[type_] if isinstance(data.get(name), list)}
+        return cls(**(data | tuples if tuples else data))
 
     def knows(self, type_: str) -> bool:
         return type_ in self._classes or type_ in self._upcasters
+
+
+def _is_tuple(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_tuple(arg) for arg in typing.get_args(hint))
+    return hint is tuple or typing.get_origin(hint) is tuple
+
+
+def _tuple_fields(cls: type[DomainEvent]) -> frozenset[str]:
+    """Names of the fields declared as tuples (optional ones included)."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(name for name in cls.__dataclass_fields__ if _is_tuple(hints.get(name)))

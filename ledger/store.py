@@ -59,8 +59,14 @@ _COLUMNS = (
 # position. UPDATE ... WHERE version = expected waits for a concurrent writer's row lock and then re-checks
 # against the committed row (and INSERT ... ON CONFLICT waits for a concurrent creator), so exactly one of N
 # racers matches.
-_CHECK_EXISTING = "UPDATE streams SET version = %(new)s WHERE stream_id = %(stream)s AND version = %(expected)s"
-_CHECK_NEW = "INSERT INTO streams (stream_id, version) VALUES (%(stream)s, %(new)s) ON CONFLICT DO NOTHING"
+# Readers deliver in transaction-id order (read_all), so a transaction that took its id before the stream's
+# last writer (it wrote something else first, then read the stream after that writer committed) must not
+# append: its later version would be delivered before the earlier one. It is refused like a lost race, and a
+# retry in a new transaction succeeds.
+_CHECK_EXISTING = """UPDATE streams SET version = %(new)s, tx_id = pg_current_xact_id()
+    WHERE stream_id = %(stream)s AND version = %(expected)s AND tx_id <= pg_current_xact_id()"""
+_CHECK_NEW = """INSERT INTO streams (stream_id, version, tx_id) VALUES (%(stream)s, %(new)s, pg_current_xact_id())
+    ON CONFLICT DO NOTHING"""
 _APPEND = """
 WITH checked AS ({check} RETURNING 1)
 INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
@@ -125,6 +131,34 @@ async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int
             (str(after.tx_id), after.position, limit),
         )
         return await cur.fetchall()
+
+
+async def read_visible(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[Recorded]:
+    """Events the caller's snapshot sees after ``after``, in the order of ``read_all`` but without its gate.
+
+    For one-shot readers (a rebuild) inside a single REPEATABLE READ transaction: the snapshot is fixed, so no
+    event can appear behind the cursor, and an old transaction elsewhere cannot cut the replay short as it
+    would hold back ``read_all``.
+    """
+    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM events
+                WHERE (tx_id, position) > (%s::text::xid8, %s)
+                ORDER BY tx_id, position
+                LIMIT %s""",
+            (str(after.tx_id), after.position, limit),
+        )
+        return await cur.fetchall()
+
+
+async def lock_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> None:
+    """Hold ``stream_id``'s row until the caller's transaction ends, so writers of a hot stream queue up.
+
+    Only an optimisation for streams that many writers append to at once (the refunds of one payment): the
+    expected-version check of ``append`` still decides who wins, but a writer that reads after taking the lock
+    never loses, where N optimistic writers would burn up to N rounds of reload-and-retry.
+    """
+    await conn.execute("SELECT 1 FROM streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
 
 
 def version_of(events: Sequence[Recorded]) -> int:

@@ -8,6 +8,8 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -34,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
     mc.add_argument("--name", required=True)
     mc.add_argument("--email", required=True)
+    r = sub.add_parser("receiver", help="a test webhook receiver: verifies signatures, records, fails on request")
+    r.add_argument("--secret", required=True, help="the merchant's webhook secret")
+    r.add_argument("--port", type=int, default=3002)
+    r.add_argument("--host", default="0.0.0.0")  # noqa: S104 -- a test server, reachable from other containers
+    r.add_argument("--fail-first", type=int, default=0, metavar="N", help="answer 500 to the first N deliveries")
+    r.add_argument("--delay-ms", type=int, default=0, metavar="D", help="wait D ms before answering")
     return p
 
 
@@ -42,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "run":
         return _run_all(settings)
+    if args.command == "receiver":
+        from paygate import receiver
+
+        receiver.serve(args.secret, args.host, args.port, fail_first=args.fail_first, delay_ms=args.delay_ms)
+        return 0
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         match args.command:
             case "api":
@@ -64,43 +77,64 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_all(settings: Settings) -> int:
-    """Start every part as a child process; Ctrl-C (or SIGTERM) stops them all, then the embedded services."""
+    """Start every part as a child process and supervise them.
+
+    Ctrl-C or SIGTERM stops the parts, then the embedded services, and exits 0. If a part dies on its own the
+    others are stopped too and the exit code says so: a half-running gateway is worse than a stopped one.
+    """
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         from paygate.database import apply_schema
 
         asyncio.run(apply_schema(svc.database_url))
         env = {**os.environ, "DATABASE_URL": svc.database_url, "REDIS_URL": svc.redis_url}
-        children = [
-            subprocess.Popen([sys.executable, "-m", "paygate", part], env=env)  # noqa: S603
-            for part in PARTS
-        ]
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        children = {part: _spawn(part, env) for part in PARTS}
         print(
             f"paygate: API on http://localhost:{settings.port} (docs at /docs); Ctrl-C stops everything",
             file=sys.stderr,
         )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        failed: dict[str, int] = {}
+        while not stop.wait(0.5):
+            failed = {part: c.returncode for part, c in children.items() if c.poll() is not None}
+            if failed:
+                break
+        _stop_children(children)
+        if failed:
+            print(f"paygate: stopped everything because a part exited: {failed}", file=sys.stderr)
+            return next((code for code in failed.values() if code > 0), 1)
+        return 0
+
+
+def _spawn(part: str, env: dict[str, str]) -> "subprocess.Popen[bytes]":
+    """A part in its own process group, so a terminal's Ctrl-C reaches only the supervisor, which then stops
+    every part once and waits for it; on Linux a part also gets SIGTERM if the supervisor itself is killed."""
+    return subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+        [sys.executable, "-m", "paygate", part], env=env, process_group=0, preexec_fn=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _stop_children(children: dict[str, "subprocess.Popen[bytes]"], timeout: float = 20) -> None:
+    """SIGTERM every live part, wait for all of them together, SIGKILL what is left after ``timeout``."""
+    for c in children.values():
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for c in children.values():
         try:
-            while all(c.poll() is None for c in children):
-                try:
-                    children[0].wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    continue
-        except KeyboardInterrupt:
-            pass
-        finally:
-            for c in children:
-                if c.poll() is None:
-                    c.send_signal(signal.SIGTERM)
-            for c in children:
-                try:
-                    c.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    c.kill()
-        return (
-            max((c.returncode or 0) for c in children if c.returncode and c.returncode > 0)
-            if any(c.returncode and c.returncode > 0 for c in children)
-            else 0
-        )
+            c.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            c.kill()
+            c.wait()
 
 
 async def _create_merchant(settings: Settings, database_url: str, name: str, email: str) -> dict[str, str]:

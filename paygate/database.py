@@ -1,5 +1,6 @@
 """Connections to PostgreSQL: the schema, the pool, and the application role every pooled session takes."""
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,35 @@ def schema_sql() -> str:
     return SCHEMA_FILE.read_text()
 
 
-async def apply_schema(conninfo: str) -> None:
-    """Apply schema.sql; concurrent starters wait on an advisory lock instead of racing on DDL."""
+async def apply_schema(conninfo: str) -> bool:
+    """Apply schema.sql unless this exact text was applied already; True if it ran.
+
+    DDL takes table locks, so re-applying on every process start would make a worker restarted under traffic
+    block (or deadlock with) live requests: the text's digest is recorded and an unchanged schema is skipped.
+    Concurrent starters wait on an advisory lock instead of racing on DDL.
+    """
+    text = schema_sql()
+    digest = hashlib.sha256(text.encode()).hexdigest()
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        if await _applied(conn, digest):
+            return False
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            await conn.execute(schema_sql())
+            if await _applied(conn, digest):
+                return False
+            await conn.execute(text)
+            await conn.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,))
+        return True
+
+
+async def _applied(conn: psycopg.AsyncConnection[Any], digest: str) -> bool:
+    cur = await conn.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
+    row = await cur.fetchone()
+    if not (row and row[0]):
+        return False
+    cur = await conn.execute("SELECT EXISTS (SELECT FROM schema_applied WHERE digest = %s)", (digest,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any], timeout_s: int) -> None:

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     api_workers: int = Field(default=1, ge=1)
     worker_threads: int = Field(default=8, ge=1)
+    #: How long (ms) an idle worker sleeps at most between polls of an empty queue: bounds pick-up latency.
+    worker_idle_ms: int = Field(default=100, ge=10)
+
+    #: Webhook POSTs in flight per worker process, and per endpoint host (one slow host never takes them all).
+    #: More connections per host cost more CPU than they gain: httpcore scans its pool on every request.
+    webhook_concurrency: int = Field(default=256, ge=1)
+    webhook_host_concurrency: int = Field(default=16, ge=1)
+    #: Deliveries a worker holds in memory before it stops taking more; beyond the per-host share a delivery is
+    #: left to the retry scheduler, which enqueues it again after ``webhook_redrive_s``.
+    webhook_backlog: int = Field(default=10000, ge=1)
+    webhook_host_backlog: int = Field(default=2000, ge=1)
+    #: Seconds after which an attempt that was due but never recorded (lost message, killed worker) is re-driven.
+    webhook_redrive_s: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _delays_are_ordered(self) -> "Settings":

@@ -1,7 +1,9 @@
 """Read rows → the public bodies of SPEC.md, shared by API responses and webhook payloads."""
 
+import json
 from typing import Any
 
+from projections.jsjson import stringify
 from projections.timefmt import iso
 
 
@@ -39,6 +41,8 @@ def payment(row: dict[str, Any], *, public: bool = False) -> dict[str, Any]:
     body |= {
         "status": row["status"],
         "captured": row["captured"],
+        "amount_refunded": row["amount_refunded"],
+        "refund_status": refund_status(row["amount"], row["amount_refunded"]),
         "error_code": row["error_code"],
         "error_description": row["error_description"],
         "created_at": iso(row["created_at"]),
@@ -47,3 +51,80 @@ def payment(row: dict[str, Any], *, public: bool = False) -> dict[str, Any]:
     if not public:
         body["merchant_id"] = row["merchant_id"]
     return body
+
+
+def refund_status(amount: int, refunded: int) -> str | None:
+    """Razorpay's refund status of a payment: None, ``partial`` or ``full`` (pending refunds count)."""
+    if refunded <= 0:
+        return None
+    return "full" if refunded >= amount else "partial"
+
+
+def refund(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "payment_id": row["payment_id"],
+        "amount": row["amount"],
+        "reason": row["reason"],
+        "status": row["status"],
+        "created_at": iso(row["created_at"]),
+        "processed_at": iso(row["processed_at"]),
+    }
+
+
+def balance(row: dict[str, Any]) -> dict[str, Any]:
+    """A merchant's money in one currency; ``available`` is what is payable once pending refunds go out."""
+    return {
+        "currency": row["currency"],
+        "payments_succeeded": row["succeeded"],
+        "captured": row["captured"],
+        "refunds_pending": row["refunds_pending"],
+        "refunds_processed": row["refunds_processed"],
+        "payable": row["payable"],
+        "available": row["payable"] - row["refunds_pending"],
+    }
+
+
+def ledger_entry(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "event_id": row["event_id"],
+        "leg": row["leg"],
+        "kind": row["kind"],
+        "currency": row["currency"],
+        "payment_id": row["payment_id"],
+        "refund_id": row["refund_id"],
+        "lines": row["lines"] or [],
+        "created_at": iso(row["occurred_at"]),
+    }
+
+
+def webhook_envelope(event: str, timestamp: int, data: dict[str, Any]) -> str:
+    """A webhook body as SPEC.md fixes it, ``{"event", "timestamp", "data"}``, in JSON.stringify's exact form."""
+    return stringify({"event": event, "timestamp": timestamp, "data": data})
+
+
+def webhook_log(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the webhook log lists it."""
+    return {
+        "id": row["id"],
+        "event": row["event"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "created_at": iso(row["created_at"]),
+        "last_attempt_at": iso(row["last_attempt_at"]),
+        "next_retry_at": iso(row["next_retry_at"]),
+        "response_code": row["response_code"],
+    }
+
+
+def webhook_log_detail(row: dict[str, Any]) -> dict[str, Any]:
+    """One delivery with what was sent (``payload``, in the order of the bytes sent) and what came back."""
+    return {
+        **webhook_log(row),
+        "merchant_id": row["merchant_id"],
+        "payload": json.loads(row["body"]),
+        "response_body": row["response_body"],
+        "error": row["last_error"],
+        "updated_at": iso(row["updated_at"]),
+    }

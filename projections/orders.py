@@ -57,3 +57,10 @@ async def page(conn: psycopg.AsyncConnection[Any], merchant_id: str, *, count: i
             (merchant_id, count, skip),
         )
         return await cur.fetchall()
+
+
+async def by_ids(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Rows of these orders by id, in one query (ids not found are absent)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ANY(%s)", (ids,))
+        return {row["id"]: row for row in await cur.fetchall()}

@@ -6,6 +6,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+import ledger
 from ledger import Recorded
 
 NAME = "payments"
@@ -45,6 +46,23 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
             """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = %s
                WHERE id = %s""",
             (d["error_code"], d["error_description"], d["decided_at"], d["payment_id"]),
+        )
+    elif event.type == "payment.captured.v1":
+        await conn.execute(
+            "UPDATE payments SET captured = true, updated_at = %s WHERE id = %s", (d["captured_at"], d["payment_id"])
+        )
+    elif event.type == "refund.requested.v1":
+        # Summed from the stream up to this event, not added to the row, so applying an event twice (or out of
+        # a rebuild) always lands on the same figure.
+        past = await ledger.read_stream(conn, event.stream_id)
+        refunded = sum(
+            int(e.data["amount"])
+            for e in past
+            if e.type == "refund.requested.v1" and e.stream_version <= event.stream_version
+        )
+        await conn.execute(
+            "UPDATE payments SET amount_refunded = %s, updated_at = %s WHERE id = %s",
+            (refunded, d["requested_at"], d["payment_id"]),
         )
 
 
@@ -99,3 +117,10 @@ async def overdue(conn: psycopg.AsyncConnection[Any], cutoff: datetime, limit: i
         (cutoff, limit),
     )
     return [(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def by_ids(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Rows of these payments by id, in one query (ids not found are absent)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM payments WHERE id = ANY(%s)", (ids,))
+        return {row["id"]: row for row in await cur.fetchall()}

@@ -38,6 +38,8 @@ async def replay(conn: psycopg.AsyncConnection[Any], batch: int = 2000) -> int:
     """
     models = {id(m): m for m in TABLES.values()}.values()
     async with conn.transaction():
+        # One snapshot for the whole replay: every event committed when it starts, none that commits meanwhile.
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
         for table in TABLES:
@@ -49,7 +51,7 @@ async def replay(conn: psycopg.AsyncConnection[Any], batch: int = 2000) -> int:
         # The projectors write unqualified table names: point them at the fresh copies.
         await conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(SCHEMA)))
         cursor, total = ledger.Cursor(), 0
-        while events := await ledger.read_all(conn, cursor, batch):
+        while events := await ledger.read_visible(conn, cursor, batch):
             for event in events:
                 for model in models:
                     await model.apply(conn, event)

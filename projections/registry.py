@@ -7,18 +7,24 @@ from typing import Any
 import psycopg
 
 from ledger import Recorded
-from projections import merchants, orders, payments, stats
+from projections import balances, merchants, orders, payments, refunds, stats, webhook_logs
 
 #: Read models the API must read its own writes from: applied in the append transaction.
-INLINE: tuple[ModuleType, ...] = (merchants, orders, payments)
+INLINE: tuple[ModuleType, ...] = (merchants, orders, payments, refunds, webhook_logs)
 #: Heavier read models, applied in commit order by the projection runner with a checkpoint each.
-ASYNC: tuple[ModuleType, ...] = (stats,)
+ASYNC: tuple[ModuleType, ...] = (stats, balances)
 #: Every read table, with the projection that owns it (for rebuilds).
 TABLES: dict[str, ModuleType] = {
     "merchants": merchants,
     "orders": orders,
     "payments": payments,
     "payment_stats": stats,
+    "refunds": refunds,
+    "ledger_entries": balances,
+    "ledger_lines": balances,
+    "ledger_balances": balances,
+    "merchant_balances": balances,
+    "webhook_logs": webhook_logs,
 }
 
 

@@ -89,11 +89,10 @@ def database_url(servers: Servers) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(servers: Servers) -> str:
-    """A Redis database for this session (unix-socket embedded Redis has only the default number)."""
-    if servers.redis_base.startswith("unix://"):
-        return servers.redis_base
-    return f"{servers.redis_base}/{9 + os.getpid() % 6}"
+def redis_url(private_redis: Any) -> str:
+    """A Redis database this session alone uses (claimed, so concurrent sessions never share one)."""
+    url: str = private_redis()
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -154,6 +153,15 @@ class Gateway:
             [sys.executable, "-m", "paygate", part, *args], env=self.env, cwd=ROOT, stdout=log, stderr=log
         )
         self.procs[part] = proc
+        return proc
+
+    def start_named(self, name: str, part: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start one more instance of ``part`` (a second worker, say), known and logged as ``name``."""
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 -- closed with the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paygate", part, *args], env=self.env, cwd=ROOT, stdout=log, stderr=log
+        )
+        self.procs[name] = proc
         return proc
 
     def kill(self, part: str) -> None:
@@ -227,3 +235,69 @@ def api(gateway: Gateway) -> Iterator[httpx.Client]:
     """An HTTP client on the shared gateway, authenticated as the seeded test merchant."""
     with httpx.Client(base_url=gateway.url, headers=AUTH, timeout=10) as client:
         yield client
+
+
+# ---------------------------------------------------------------- isolation for tests that need a world of their own
+
+
+def _create_database(servers: Servers) -> str:
+    """A new database with schema.sql applied (synchronously, so async tests may call it too)."""
+    from paygate.database import schema_sql
+
+    name = f"paygate_test_{secrets.token_hex(4)}"
+    with psycopg.connect(servers.pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_db(servers.pg_admin_url, name)
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7400001)")
+        conn.execute(schema_sql())  # type: ignore[arg-type]
+    return url
+
+
+@pytest.fixture(scope="session")
+def fresh_database(servers: Servers) -> Iterator[Any]:
+    """A factory of fresh databases (schema applied), for tests that count or scan the whole store; all dropped
+    at the end of the session."""
+    made: list[str] = []
+
+    def make() -> str:
+        url = _create_database(servers)
+        made.append(url)
+        return url
+
+    yield make
+    with psycopg.connect(servers.pg_admin_url, autocommit=True) as admin:
+        for url in made:
+            name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: Redis database numbers private gateways may claim; 0 and the 9–14 of ``redis_url`` are left alone.
+_CLAIMABLE = (2, 3, 4, 5, 6, 7, 8, 15)
+
+
+@pytest.fixture(scope="session")
+def private_redis(servers: Servers) -> Iterator[Any]:
+    """A factory of Redis URLs no other gateway uses: each claims an empty database number (claims live in db 0,
+    so flushing a claimed database keeps its claim), released and flushed at the end of the session."""
+    token = secrets.token_hex(8)
+    unix = servers.redis_base.startswith("unix://")
+    registry = redis.Redis.from_url(servers.redis_base if unix else f"{servers.redis_base}/0")
+    claimed: list[tuple[int, str]] = []
+
+    def claim() -> str:
+        for n in _CLAIMABLE:
+            url = f"{servers.redis_base}?db={n}" if unix else f"{servers.redis_base}/{n}"
+            if not registry.set(f"paygate-tests:claim:{n}", token, nx=True, ex=3600):
+                continue
+            if redis.Redis.from_url(url).dbsize() == 0:
+                claimed.append((n, url))
+                return url
+            registry.delete(f"paygate-tests:claim:{n}")
+        raise AssertionError("no free Redis database to claim")
+
+    yield claim
+    for n, url in claimed:
+        redis.Redis.from_url(url).flushdb()
+        if registry.get(f"paygate-tests:claim:{n}") == token.encode():
+            registry.delete(f"paygate-tests:claim:{n}")

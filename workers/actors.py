@@ -6,13 +6,17 @@ from typing import Any
 import dramatiq
 
 from commands.errors import DomainError
-from workers import payments
+from workers import payments, refunds, webhooks
 from workers.runtime import Runtime
 
 Job = Callable[..., Awaitable[None]]
 
 #: (actor name, queue, function): the one list of jobs the workers run.
-JOBS: tuple[tuple[str, str, Job], ...] = (("process_payment", "payments", payments.process_payment),)
+JOBS: tuple[tuple[str, str, Job], ...] = (
+    ("process_payment", "payments", payments.process_payment),
+    ("process_refund", "refunds", refunds.process_refund),
+    ("deliver_webhooks", "webhooks", webhooks.deliver_webhooks),
+)
 
 
 def _bind(fn: Job, runtime: Runtime) -> Callable[..., Awaitable[None]]:

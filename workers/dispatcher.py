@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 import ledger
 from projections import checkpoints
+from workers import fanout, refunds
 from workers.payments import delay_ms
 
 log = structlog.get_logger(__name__)
@@ -30,12 +31,49 @@ def _payment_created(event: ledger.Recorded, settings: Any, rng: random.Random) 
     return [("process_payment", (d["payment_id"], d["method"]), delay_ms(settings, rng))]
 
 
+def _refund_requested(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
+    d = event.data
+    return [("process_refund", (d["payment_id"], d["refund_id"]), refunds.delay_ms(settings, rng))]
+
+
+def _webhook_owed(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
+    """A delivery's first attempt, or its first after a manual retry: at once, for the version just written.
+    (Deliveries the dispatcher schedules itself it enqueues as it commits them; see ``dispatch_batch``.)"""
+    if event.metadata.get("actor") == fanout.ACTOR:
+        return []
+    return [("deliver_webhooks", ([(event.data["delivery_id"], event.stream_version)],), 0)]
+
+
 #: Event type → the jobs it calls for.
-ROUTES: dict[str, Route] = {"payment.created.v1": _payment_created}
+ROUTES: dict[str, Route] = {
+    "payment.created.v1": _payment_created,
+    "refund.requested.v1": _refund_requested,
+    "webhook.scheduled.v1": _webhook_owed,
+    "webhook.retry_requested.v1": _webhook_owed,
+}
+
+
+#: Actors whose one argument is a list: their undelayed jobs of a batch go together, this many items a message.
+BATCHED: dict[str, int] = {"deliver_webhooks": 100}
 
 
 def jobs_for(events: list[ledger.Recorded], settings: Any, rng: random.Random) -> list[Job]:
-    return [job for e in events if (route := ROUTES.get(e.type)) for job in route(e, settings, rng)]
+    return coalesce([job for e in events if (route := ROUTES.get(e.type)) for job in route(e, settings, rng)])
+
+
+def coalesce(jobs: list[Job]) -> list[Job]:
+    """The jobs of ``BATCHED`` actors merged into as few messages as their batch size allows."""
+    out: list[Job] = []
+    items: dict[str, list[Any]] = {}
+    for name, args, delay in jobs:
+        if name in BATCHED and not delay:
+            items.setdefault(name, []).extend(args[0])
+        else:
+            out.append((name, args, delay))
+    for name, merged in items.items():
+        size = BATCHED[name]
+        out.extend((name, (merged[i : i + size],), 0) for i in range(0, len(merged), size))
+    return out
 
 
 async def dispatch_batch(
@@ -44,13 +82,18 @@ async def dispatch_batch(
     settings: Any,
     batch: int = 1000,
 ) -> int:
-    """Enqueue the jobs of the next batch of events, then advance the checkpoint; returns events read."""
+    """Schedule the webhook deliveries the next batch of events owes, enqueue its jobs (the first attempts of
+    those deliveries among them), then advance the checkpoint; returns events read."""
     async with pool.connection() as conn:
         cursor = await checkpoints.load(conn, NAME)
         events = await ledger.read_all(conn, cursor, batch)
         if not events:
             return 0
-        jobs = jobs_for(events, settings, random.SystemRandom())
+        # A crash between this commit and the enqueue below loses only the first attempts' messages: the
+        # retry scheduler finds them due in webhook_logs and enqueues them after WEBHOOK_REDRIVE_S.
+        scheduled = await fanout.schedule(conn, events)
+        owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
+        jobs = coalesce(owed + jobs_for(events, settings, random.SystemRandom()))
         if jobs:
             await asyncio.to_thread(_enqueue, actors, jobs)
         async with conn.transaction():

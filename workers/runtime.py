@@ -19,6 +19,8 @@ class Runtime:
         self._make_pool = make_pool
         self._pool: AsyncConnectionPool[Any] | None = None
         self._lock: asyncio.Lock | None = None
+        #: Per-process objects of the jobs (the webhook courier), made on first use inside the event loop.
+        self.resources: dict[str, Any] = {}
 
     async def pool(self) -> AsyncConnectionPool[Any]:
         if self._pool is None:

@@ -1,21 +1,27 @@
 """Orders: create, read, list, the public view for checkout, and an order's payments."""
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
-from api.deps import ConnDep, MerchantDep, SessionDep
+from api.auth import Merchant
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
+from api.schemas import ERRORS, MAX_SKIP, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
 from commands import order
 from commands.errors import OrderNotFound
-from commands.handler import handle
+from commands.handler import Session, handle
 from projections import bodies, orders, payments
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERRORS)
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, merchant: MerchantDep, session: SessionDep) -> JSON:
+async def create_order(body: OrderCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
+    return await idem.once(merchant.id, lambda: _create_order(body, merchant, session))
+
+
+async def _create_order(body: OrderCreate, merchant: Merchant, session: Session) -> JSON:
     command = order.CreateOrder(
         order_id=new_id("order_"),
         merchant_id=merchant.id,
@@ -34,7 +40,7 @@ async def create_order(body: OrderCreate, merchant: MerchantDep, session: Sessio
 
 @router.get("", response_model=CollectionOut)
 async def list_orders(
-    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0)
+    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)
 ) -> JSON:
     rows = await orders.page(conn, merchant.id, count=count, skip=skip)
     return JSON(collection([bodies.order(r) for r in rows]))
@@ -62,7 +68,7 @@ async def list_order_payments(
     merchant: MerchantDep,
     conn: ConnDep,
     count: int = Query(10, ge=1, le=100),
-    skip: int = Query(0, ge=0),
+    skip: int = Query(0, ge=0, le=MAX_SKIP),
 ) -> JSON:
     if await orders.get(conn, order_id, merchant.id) is None:
         raise OrderNotFound()

@@ -1,20 +1,24 @@
 """Payments: create (merchant and public checkout), read, list with filters."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
-from api.deps import ConnDep, MerchantDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, CollectionOut, PaymentCreate, PaymentOut
+from api.schemas import ERRORS, MAX_SKIP, CaptureIn, CollectionOut, PaymentCreate, PaymentOut
 from commands import payment
 from commands.errors import OrderNotFound, PaymentNotFound
-from commands.handler import Session
+from commands.handler import Session, handle
 from commands.instruments import CardDetails
 from commands.usecases import create_payment, load_order
 from projections import bodies, merchants, payments
+
+#: The largest `from`/`to` accepted (9999-12-31T23:59:59Z), so a huge number is a 400 and not an overflow.
+LATEST = 253_402_300_799
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"], responses=ERRORS)
 
@@ -49,13 +53,32 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
 
 
 @router.post("", status_code=201, response_model=PaymentOut)
-async def create(body: PaymentCreate, merchant: MerchantDep, session: SessionDep) -> JSON:
-    return await _create(session, body, merchant.id)
+async def create(body: PaymentCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
+    return await idem.once(merchant.id, lambda: _create(session, body, merchant.id))
 
 
 @router.post("/public", status_code=201, response_model=PaymentOut)
-async def create_public(body: PaymentCreate, session: SessionDep) -> JSON:
-    return await _create(session, body, None)
+async def create_public(body: PaymentCreate, session: SessionDep, idem: IdempotencyDep) -> Response:
+    if idem.key is None:
+        return await _create(session, body, None)
+    # A checkout's key is scoped to the merchant whose order it pays.
+    owner = (await load_order(session, body.order_id, None)).merchant_id
+    return await idem.once(owner, lambda: _create(session, body, None))
+
+
+@router.post("/{payment_id}/capture", response_model=PaymentOut)
+async def capture(
+    payment_id: str, body: CaptureIn, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep
+) -> Response:
+    async def work() -> Response:
+        command = payment.CapturePayment(merchant.id, body.amount, stamp(now()), body.currency)
+        session.metadata["merchant_id"] = merchant.id
+        await handle(session, payment, payment.stream_id(payment_id), command, serialize=True)
+        row = await payments.get(session.conn, payment_id, merchant.id)
+        assert row is not None
+        return JSON(bodies.payment(row))
+
+    return await idem.once(merchant.id, work)
 
 
 @router.get("", response_model=CollectionOut)
@@ -63,10 +86,10 @@ async def list_payments(
     merchant: MerchantDep,
     conn: ConnDep,
     status: Literal["pending", "success", "failed"] | None = None,
-    since: int | None = Query(None, alias="from", ge=0, description="unix seconds"),
-    until: int | None = Query(None, alias="to", ge=0, description="unix seconds"),
+    since: int | None = Query(None, alias="from", ge=0, le=LATEST, description="unix seconds"),
+    until: int | None = Query(None, alias="to", ge=0, le=LATEST, description="unix seconds, inclusive"),
     count: int = Query(10, ge=1, le=100),
-    skip: int = Query(0, ge=0),
+    skip: int = Query(0, ge=0, le=MAX_SKIP),
 ) -> JSON:
     rows = await payments.page(
         conn,
@@ -75,7 +98,9 @@ async def list_payments(
         skip=skip,
         status=status,
         since=datetime.fromtimestamp(since, UTC) if since is not None else None,
-        until=datetime.fromtimestamp(until, UTC) if until is not None else None,
+        # Bodies show created_at to the second: `to` takes in the whole of its second, as a client reading
+        # created_at back expects.
+        until=datetime.fromtimestamp(until, UTC) + timedelta(seconds=1, microseconds=-1) if until is not None else None,
     )
     return JSON(collection([bodies.payment(r) for r in rows]))
 

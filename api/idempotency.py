@@ -1,0 +1,216 @@
+"""Idempotency keys: a creating POST runs once per (merchant, ``Idempotency-Key``), and its first complete
+answer is replayed byte for byte for 24 hours.
+
+The stored answer is written in the same transaction as the command's events (``commands.handle`` nests as a
+savepoint inside it), so the objects a request created and the record that names them commit or vanish
+together. A transaction-scoped advisory lock on (merchant, key) makes a concurrent second request wait for
+the first and then replay its answer; one that waits too long gets 409 and never runs the work itself.
+A request that fails (validation, a broken rule) rolls back and stores nothing, so it may be retried.
+"""
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from starlette.responses import Response
+
+from commands.errors import Conflict, ValidationFailed
+
+log = structlog.get_logger(__name__)
+
+HEADER = "Idempotency-Key"
+#: How long an answer is kept and replayed (SPEC.md).
+TTL = timedelta(hours=24)
+#: How long a second request waits for the first one holding the same key before it gets 409.
+WAIT = timedelta(seconds=10)
+MAX_KEY_LENGTH = 255
+
+Clock = Callable[[], datetime]
+Work = Callable[[], Awaitable[Response]]
+
+
+class KeyMalformed(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters", field=HEADER)
+
+
+class KeyReused(ValidationFailed):
+    """Raised when a key comes back with another method, path or body than the request it first named."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"{HEADER} was already used with a different request (method, path or body); use a new key",
+            field=HEADER,
+        )
+
+
+class KeyInFlight(Conflict):
+    """Raised when the first request with this key is still running after ``WAIT``."""
+
+    def __init__(self) -> None:
+        super().__init__(f"A request with this {HEADER} is still in progress; retry later", field=HEADER)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What makes two requests "the same": method, path, and the body as canonical JSON."""
+
+    method: str
+    path: str
+    body_hash: str
+
+    @classmethod
+    def of(cls, method: str, path: str, body: bytes) -> "Fingerprint":
+        try:
+            canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body.strip() else b""
+        except orjson.JSONDecodeError:
+            canonical = body
+        return cls(method.upper(), path, hashlib.sha256(canonical).hexdigest())
+
+
+@dataclass(frozen=True)
+class Stored:
+    fingerprint: Fingerprint
+    status: int
+    body: bytes
+
+
+def replay(stored: Stored) -> Response:
+    return Response(
+        stored.body, status_code=stored.status, media_type="application/json", headers={"Idempotent-Replayed": "true"}
+    )
+
+
+class IdempotentRequest:
+    """One request that may carry an ``Idempotency-Key``; ``once`` runs its work at most once per key."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        key: str | None,
+        fingerprint: Fingerprint,
+        clock: Clock,
+        wait: timedelta = WAIT,
+    ) -> None:
+        if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()):
+            raise KeyMalformed()
+        self.conn = conn
+        self.key = key
+        self.fingerprint = fingerprint
+        self.clock = clock
+        self.wait = wait
+
+    async def once(self, merchant_id: str, work: Work) -> Response:
+        """``work()``'s response, or the one stored for this key within ``TTL`` (scoped to ``merchant_id``).
+
+        Raises:
+            KeyReused: the key named a different request.
+            KeyInFlight: the first request with this key did not finish within ``wait``.
+        """
+        if self.key is None:
+            return await work()
+        now = self.clock()
+        # Answers never change once stored, so a replay needs neither a transaction nor the lock.
+        if (stored := await find(self.conn, merchant_id, self.key, now)) is not None:
+            return self._replay(stored)
+        try:
+            # Pipeline mode sends BEGIN, the lock and the second look in one round trip.
+            async with self.conn.pipeline(), self.conn.transaction():
+                await _lock(self.conn, merchant_id, self.key, self.wait)
+                if (stored := await find(self.conn, merchant_id, self.key, now)) is not None:
+                    return self._replay(stored)
+                response = await work()
+                if 200 <= response.status_code < 300:
+                    await _store(self.conn, merchant_id, self.key, self.fingerprint, response, now)
+                return response
+        except psycopg.errors.LockNotAvailable:
+            raise KeyInFlight() from None
+
+    def _replay(self, stored: Stored) -> Response:
+        if stored.fingerprint != self.fingerprint:
+            raise KeyReused()
+        return replay(stored)
+
+
+async def _lock(conn: psycopg.AsyncConnection[Any], merchant_id: str, key: str, wait: timedelta) -> None:
+    """Hold (merchant, key) until the transaction ends; wait at most ``wait`` for a request holding it."""
+    await conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait.total_seconds() * 1000)}ms",))
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"idempotency:{merchant_id}:{key}",))
+    # Only the wait for the key is bounded; the command's own row locks keep the configured timeout.
+    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
+
+
+async def find(conn: psycopg.AsyncConnection[Any], merchant_id: str, key: str, now: datetime) -> Stored | None:
+    """The answer stored for (merchant, key), unless it expired by ``now``."""
+    cur = await conn.execute(
+        """SELECT request_method, request_path, request_hash, response_status, response_body
+           FROM idempotency_keys WHERE merchant_id = %s AND key = %s AND expires_at > %s""",
+        (merchant_id, key, now),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Stored(Fingerprint(row[0], row[1], row[2]), row[3], bytes(row[4]))
+
+
+async def _store(
+    conn: psycopg.AsyncConnection[Any],
+    merchant_id: str,
+    key: str,
+    fingerprint: Fingerprint,
+    response: Response,
+    now: datetime,
+) -> None:
+    # An expired row the purger has not reached yet is simply replaced: after expiry the key is new again.
+    await conn.execute(
+        """INSERT INTO idempotency_keys AS k (merchant_id, key, request_method, request_path, request_hash,
+               response_status, response_body, created_at, expires_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (merchant_id, key) DO UPDATE SET
+               request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
+               request_hash = EXCLUDED.request_hash, response_status = EXCLUDED.response_status,
+               response_body = EXCLUDED.response_body, created_at = EXCLUDED.created_at,
+               expires_at = EXCLUDED.expires_at
+           WHERE k.expires_at <= EXCLUDED.created_at""",
+        (
+            merchant_id,
+            key,
+            fingerprint.method,
+            fingerprint.path,
+            fingerprint.body_hash,
+            response.status_code,
+            bytes(response.body),
+            now,
+            now + TTL,
+        ),
+    )
+
+
+async def purge_expired(conn: psycopg.AsyncConnection[Any], now: datetime) -> int:
+    """Delete every answer that expired by ``now``; returns how many."""
+    cur = await conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= %s", (now,))
+    return cur.rowcount
+
+
+async def purge_periodically(
+    pool: AsyncConnectionPool[Any], stop: asyncio.Event, clock: Clock, interval_s: float = 300.0
+) -> None:
+    """Purge expired keys every ``interval_s`` until ``stop`` is set (run by one background process)."""
+    while not stop.is_set():
+        try:
+            async with pool.connection() as conn:
+                if purged := await purge_expired(conn, clock()):
+                    log.info("idempotency.purged", keys=purged)
+        except Exception:  # a passing outage: expired keys are never replayed anyway, only kept a little longer
+            log.exception("idempotency.purge_failed")
+        try:
+            await asyncio.wait_for(stop.wait(), interval_s)
+        except TimeoutError:
+            pass

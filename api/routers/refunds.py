@@ -1,0 +1,68 @@
+"""Refunds: request one on a payment (full or partial), read them, list them per payment or per merchant."""
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
+from api.ids import new_id, now, stamp
+from api.responses import JSON, collection
+from api.schemas import ERRORS, MAX_SKIP, CollectionOut, RefundCreate, RefundOut
+from commands import payment, refund
+from commands.errors import PaymentNotFound, RefundNotFound
+from commands.handler import handle
+from projections import bodies, payments, refunds
+
+router = APIRouter(prefix="/api/v1", tags=["refunds"], responses=ERRORS)
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post("/payments/{payment_id}/refund", status_code=201, response_model=RefundOut, include_in_schema=False)
+async def create_refund(
+    payment_id: str, body: RefundCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep
+) -> Response:
+    async def work() -> Response:
+        command = refund.RequestRefund(
+            refund_id=new_id("rfnd_"),
+            payment_id=payment_id,
+            merchant_id=merchant.id,
+            amount=body.amount,
+            reason=body.reason,
+            occurred_at=stamp(now()),
+        )
+        session.metadata["merchant_id"] = merchant.id
+        await handle(session, payment, payment.stream_id(payment_id), command, serialize=True)
+        row = await refunds.get(session.conn, command.refund_id, merchant.id)
+        assert row is not None
+        return JSON(bodies.refund(row), status_code=201)
+
+    return await idem.once(merchant.id, work)
+
+
+@router.get("/payments/{payment_id}/refunds", response_model=CollectionOut)
+async def list_payment_refunds(
+    payment_id: str,
+    merchant: MerchantDep,
+    conn: ConnDep,
+    count: int = Query(10, ge=1, le=100),
+    skip: int = Query(0, ge=0, le=MAX_SKIP),
+) -> JSON:
+    if await payments.get(conn, payment_id, merchant.id) is None:
+        raise PaymentNotFound()
+    rows = await refunds.page(conn, merchant.id, count=count, skip=skip, payment_id=payment_id)
+    return JSON(collection([bodies.refund(r) for r in rows]))
+
+
+@router.get("/refunds", response_model=CollectionOut)
+async def list_refunds(
+    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)
+) -> JSON:
+    rows = await refunds.page(conn, merchant.id, count=count, skip=skip)
+    return JSON(collection([bodies.refund(r) for r in rows]))
+
+
+@router.get("/refunds/{refund_id}", response_model=RefundOut)
+async def get_refund(refund_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
+    row = await refunds.get(conn, refund_id, merchant.id)
+    if row is None:
+        raise RefundNotFound()
+    return JSON(bodies.refund(row))

@@ -1,0 +1,233 @@
+"""The webhook delivery aggregate: scheduled once with fixed bytes, attempted at most five times, retried on demand."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import assert_never
+
+from commands.errors import InvalidTransition
+
+#: The events merchants may subscribe to (SPEC.md), and the default subscription.
+EVENTS = (
+    "payment.created",
+    "payment.pending",
+    "payment.success",
+    "payment.failed",
+    "refund.created",
+    "refund.processed",
+)
+#: What "send a test event" delivers; it needs no subscription.
+TEST_EVENT = "webhook.test"
+#: Stored event type → the public events it produces.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "payment.created.v1": ("payment.created", "payment.pending"),
+    "payment.succeeded.v1": ("payment.success",),
+    "payment.failed.v1": ("payment.failed",),
+    "refund.requested.v1": ("refund.created",),
+    "refund.processed.v1": ("refund.processed",),
+}
+#: Attempts per delivery; after the last one fails the delivery is failed.
+MAX_ATTEMPTS = 5
+#: Seconds from a failed attempt to the next one (SPEC.md), and their test-mode counterparts.
+RETRY_INTERVALS_S = (60, 300, 1800, 7200)
+RETRY_INTERVALS_TEST_S = (5, 10, 15, 20)
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class ScheduleWebhook:
+    """Owe ``merchant_id`` one delivery of ``body`` (the exact bytes every attempt sends)."""
+
+    delivery_id: str
+    merchant_id: str
+    event: str
+    body: str
+    occurred_at: str
+    source_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordAttempt:
+    """What one POST got: a status code (None when no response came) and a bounded excerpt of the answer."""
+
+    attempt: int
+    occurred_at: str
+    response_code: int | None
+    response_body: str
+    error: str | None
+    duration_ms: int
+    retry_intervals_s: tuple[int, ...] = RETRY_INTERVALS_S
+
+
+@dataclass(frozen=True)
+class RequestRetry:
+    occurred_at: str
+
+
+Command = ScheduleWebhook | RecordAttempt | RequestRetry
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class WebhookScheduled:
+    TYPE = "webhook.scheduled.v1"
+    delivery_id: str
+    merchant_id: str
+    event: str
+    body: str
+    source_event_id: str | None
+    scheduled_at: str
+
+
+@dataclass(frozen=True)
+class WebhookAttempted:
+    TYPE = "webhook.attempted.v1"
+    delivery_id: str
+    attempt: int
+    attempted_at: str
+    response_code: int | None
+    response_body: str
+    error: str | None
+    duration_ms: int
+    next_retry_at: str | None
+
+
+@dataclass(frozen=True)
+class WebhookDelivered:
+    TYPE = "webhook.delivered.v1"
+    delivery_id: str
+    attempts: int
+    delivered_at: str
+
+
+@dataclass(frozen=True)
+class WebhookFailed:
+    TYPE = "webhook.failed.v1"
+    delivery_id: str
+    attempts: int
+    failed_at: str
+
+
+@dataclass(frozen=True)
+class WebhookRetryRequested:
+    TYPE = "webhook.retry_requested.v1"
+    delivery_id: str
+    requested_at: str
+
+
+Event = WebhookScheduled | WebhookAttempted | WebhookDelivered | WebhookFailed | WebhookRetryRequested
+
+# ---------------------------------------------------------------- states
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What never changes about a delivery."""
+
+    delivery_id: str
+    merchant_id: str
+    event: str
+    body: str
+
+
+@dataclass(frozen=True)
+class NoDelivery:
+    pass
+
+
+@dataclass(frozen=True)
+class Pending:
+    delivery: Delivery
+    attempts: int
+    due_at: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    delivery: Delivery
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    delivery: Delivery
+    attempts: int
+
+
+State = NoDelivery | Pending | Delivered | Failed
+initial_state: State = NoDelivery()
+
+
+def stream_id(delivery_id: str) -> str:
+    return f"webhook-{delivery_id}"
+
+
+def succeeded(response_code: int | None) -> bool:
+    """Any 2xx answer is a delivery."""
+    return response_code is not None and 200 <= response_code < 300
+
+
+def _later(at: str, seconds: int) -> str:
+    when = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _attempted(p: Pending, c: RecordAttempt) -> list[Event]:
+    if c.attempt != p.attempts + 1:
+        raise InvalidTransition(f"attempt {c.attempt} is stale: {p.attempts} recorded")
+    last = c.attempt >= MAX_ATTEMPTS
+    ok = succeeded(c.response_code)
+    retry_at = None if ok or last else _later(c.occurred_at, c.retry_intervals_s[c.attempt - 1])
+    d = p.delivery.delivery_id
+    attempted = WebhookAttempted(
+        d, c.attempt, c.occurred_at, c.response_code, c.response_body, c.error, c.duration_ms, retry_at
+    )
+    if ok:
+        return [attempted, WebhookDelivered(d, c.attempt, c.occurred_at)]
+    if last:
+        return [attempted, WebhookFailed(d, c.attempt, c.occurred_at)]
+    return [attempted]
+
+
+def decide(state: State, command: Command) -> list[Event]:
+    """Raises InvalidTransition for an attempt that is not the next one, or for an unknown delivery."""
+    match command:
+        case ScheduleWebhook() as c:
+            if not isinstance(state, NoDelivery):
+                return []  # scheduled already: a redispatched event owes nothing more
+            return [WebhookScheduled(c.delivery_id, c.merchant_id, c.event, c.body, c.source_event_id, c.occurred_at)]
+        case RecordAttempt() as c:
+            if isinstance(state, NoDelivery):
+                raise InvalidTransition("webhook delivery does not exist")
+            if not isinstance(state, Pending):
+                return []  # a duplicate attempt after the outcome: the outcome stands
+            return _attempted(state, c)
+        case RequestRetry() as c:
+            if isinstance(state, NoDelivery):
+                raise InvalidTransition("webhook delivery does not exist")
+            return [WebhookRetryRequested(state.delivery.delivery_id, c.occurred_at)]
+        case _:
+            assert_never(command)
+
+
+def evolve(state: State, event: Event) -> State:
+    match event:
+        case WebhookScheduled() as e:
+            return Pending(Delivery(e.delivery_id, e.merchant_id, e.event, e.body), 0, e.scheduled_at)
+        case WebhookAttempted() as e:
+            if isinstance(state, Pending):
+                return Pending(state.delivery, e.attempt, e.next_retry_at or state.due_at)
+            return state
+        case WebhookDelivered() as e:
+            return Delivered(state.delivery, e.attempts) if isinstance(state, Pending) else state
+        case WebhookFailed() as e:
+            return Failed(state.delivery, e.attempts) if isinstance(state, Pending) else state
+        case WebhookRetryRequested() as e:
+            return state if isinstance(state, NoDelivery) else Pending(state.delivery, 0, e.requested_at)
+        case _:
+            assert_never(event)
+
+
+def is_terminal(state: State) -> bool:
+    return isinstance(state, Delivered | Failed)

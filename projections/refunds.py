@@ -1,0 +1,79 @@
+"""The `refunds` read table (inline) and its queries."""
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ledger import Recorded
+
+NAME = "refunds"
+
+_COLUMNS = """id, payment_id, merchant_id::text AS merchant_id, amount, currency, reason, status, created_at,
+    processed_at"""
+
+
+async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+    d = event.data
+    if event.type == "refund.requested.v1":
+        await conn.execute(
+            """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason, status, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT (id) DO NOTHING""",
+            (
+                d["refund_id"],
+                d["payment_id"],
+                d["merchant_id"],
+                d["amount"],
+                d["currency"],
+                d["reason"],
+                d["requested_at"],
+            ),
+        )
+    elif event.type == "refund.processed.v1":
+        await conn.execute(
+            "UPDATE refunds SET status = 'processed', processed_at = %s WHERE id = %s",
+            (d["processed_at"], d["refund_id"]),
+        )
+
+
+async def get(conn: psycopg.AsyncConnection[Any], refund_id: str, merchant_id: str | None) -> dict[str, Any] | None:
+    """One refund; with ``merchant_id``, only if it belongs to that merchant."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        if merchant_id is None:
+            await cur.execute(f"SELECT {_COLUMNS} FROM refunds WHERE id = %s", (refund_id,))
+        else:
+            await cur.execute(
+                f"SELECT {_COLUMNS} FROM refunds WHERE id = %s AND merchant_id = %s", (refund_id, merchant_id)
+            )
+        return await cur.fetchone()
+
+
+async def page(
+    conn: psycopg.AsyncConnection[Any],
+    merchant_id: str,
+    *,
+    count: int,
+    skip: int,
+    payment_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """A merchant's refunds (of one payment, when given), newest first."""
+    where, params = "merchant_id = %s", [merchant_id]
+    if payment_id is not None:
+        where += " AND payment_id = %s"
+        params.append(payment_id)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM refunds WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+            (*params, count, skip),
+        )
+        return await cur.fetchall()
+
+
+async def overdue(conn: psycopg.AsyncConnection[Any], cutoff: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(payment id, refund id) of refunds still pending that were requested before ``cutoff`` (for the sweeper)."""
+    cur = await conn.execute(
+        "SELECT payment_id, id FROM refunds WHERE status = 'pending' AND created_at < %s ORDER BY created_at LIMIT %s",
+        (cutoff, limit),
+    )
+    return [(r[0], r[1]) for r in await cur.fetchall()]

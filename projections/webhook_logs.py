@@ -1,0 +1,139 @@
+"""The `webhook_logs` read table (inline, so the API and the retry scheduler read their own writes) and its queries."""
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ledger import Recorded
+
+NAME = "webhook_logs"
+
+_COLUMNS = """id::text AS id, merchant_id::text AS merchant_id, event, status, attempts, last_attempt_at,
+    next_retry_at, response_code, response_body, last_error, body, created_at, updated_at"""
+
+
+async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+    d, v = event.data, event.stream_version
+    match event.type:
+        case "webhook.scheduled.v1":
+            await conn.execute(
+                """INSERT INTO webhook_logs (id, merchant_id, event, payload, status, attempts, next_retry_at,
+                       created_at, body, source_event_id, version, updated_at)
+                   VALUES (%s, %s, %s, %s::jsonb, 'pending', 0, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+                (
+                    d["delivery_id"],
+                    d["merchant_id"],
+                    d["event"],
+                    d["body"],
+                    d["scheduled_at"],
+                    d["scheduled_at"],
+                    d["body"],
+                    d["source_event_id"],
+                    v,
+                    d["scheduled_at"],
+                ),
+            )
+        case "webhook.attempted.v1":
+            await conn.execute(
+                """UPDATE webhook_logs SET attempts = %s, last_attempt_at = %s, response_code = %s,
+                       response_body = %s, last_error = %s, next_retry_at = %s, version = %s, updated_at = %s
+                   WHERE id = %s""",
+                (
+                    d["attempt"],
+                    d["attempted_at"],
+                    d["response_code"],
+                    d["response_body"],
+                    d["error"],
+                    d["next_retry_at"],
+                    v,
+                    d["attempted_at"],
+                    d["delivery_id"],
+                ),
+            )
+        case "webhook.delivered.v1" | "webhook.failed.v1":
+            status = "success" if event.type == "webhook.delivered.v1" else "failed"
+            await conn.execute(
+                "UPDATE webhook_logs SET status = %s, next_retry_at = NULL, version = %s WHERE id = %s",
+                (status, v, d["delivery_id"]),
+            )
+        case "webhook.retry_requested.v1":
+            await conn.execute(
+                """UPDATE webhook_logs SET status = 'pending', attempts = 0, next_retry_at = %s, version = %s,
+                       updated_at = %s WHERE id = %s""",
+                (d["requested_at"], v, d["requested_at"], d["delivery_id"]),
+            )
+
+
+async def page(
+    conn: psycopg.AsyncConnection[Any], merchant_id: str, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A merchant's deliveries, newest first, and how many there are in all."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"""SELECT {_COLUMNS} FROM webhook_logs WHERE merchant_id = %s
+                ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s""",
+            (merchant_id, limit, offset),
+        )
+        rows = await cur.fetchall()
+    count = await conn.execute("SELECT count(*) FROM webhook_logs WHERE merchant_id = %s", (merchant_id,))
+    total = await count.fetchone()
+    return rows, int(total[0]) if total else 0
+
+
+async def get(conn: psycopg.AsyncConnection[Any], delivery_id: str, merchant_id: str) -> dict[str, Any] | None:
+    """One delivery of this merchant's."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM webhook_logs WHERE id = %s AND merchant_id = %s", (delivery_id, merchant_id)
+        )
+        return await cur.fetchone()
+
+
+async def due(
+    conn: psycopg.AsyncConnection[Any],
+    now: datetime,
+    *,
+    grace_s: float,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 1000,
+) -> list[tuple[str, int, datetime]]:
+    """(id, stream version, due time) of pending deliveries whose next attempt is due, soonest first, after the
+    (due time, id) ``after``.
+
+    A first attempt (attempts = 0) is the dispatcher's to enqueue; it counts as due here only ``grace_s``
+    after its time, when the dispatcher's message was evidently lost.
+    """
+    since, since_id = after or (datetime.min.replace(tzinfo=now.tzinfo), "00000000-0000-0000-0000-000000000000")
+    cur = await conn.execute(
+        """SELECT id::text, version, next_retry_at FROM webhook_logs
+           WHERE status = 'pending' AND next_retry_at <= %(now)s AND (next_retry_at, id) > (%(since)s, %(id)s::uuid)
+             AND (attempts > 0 OR next_retry_at <= %(now)s - make_interval(secs => %(grace)s))
+           ORDER BY next_retry_at, id LIMIT %(limit)s""",
+        {"now": now, "grace": grace_s, "since": since, "id": since_id, "limit": limit},
+    )
+    return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+
+
+async def next_due(conn: psycopg.AsyncConnection[Any], now: datetime) -> datetime | None:
+    """When the soonest retry not yet due falls due (None: no retry is waiting)."""
+    cur = await conn.execute(
+        "SELECT min(next_retry_at) FROM webhook_logs WHERE status = 'pending' AND next_retry_at > %s", (now,)
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -> list[dict[str, Any]]:
+    """What attempting these deliveries needs, in one query: each row's state and stream version, and its
+    merchant's current URL and secret (a rotated secret or a changed URL applies to the next attempt)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
+                      l.next_retry_at, l.version, m.webhook_url, m.webhook_secret
+               FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
+               WHERE l.id = ANY(%s::uuid[])""",
+            (delivery_ids,),
+        )
+        return await cur.fetchall()

@@ -1,0 +1,113 @@
+"""The projection runner applies each event exactly once in effect, however many runners compete."""
+
+import asyncio
+import time
+import types
+from typing import Any
+
+import pytest
+from storekit import app_connection, append, new_event, new_stream
+
+import ledger
+from paygate.database import make_pool
+from paygate.settings import Settings
+from projections import checkpoints, runner
+
+
+def tally_model(name: str) -> Any:
+    """A read model whose apply is deliberately not idempotent: it adds a row per application."""
+
+    async def apply(conn: Any, event: ledger.Recorded) -> None:
+        await conn.execute("INSERT INTO tally (model, event_id) VALUES (%s, %s)", (name, event.event_id))
+
+    return types.SimpleNamespace(NAME=name, apply=apply)
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def tally_table(store: str) -> None:
+    from storekit import owner_connection
+
+    async with owner_connection(store) as owner:
+        await owner.execute("CREATE TABLE tally (model text NOT NULL, event_id uuid NOT NULL)")
+        await owner.execute("GRANT SELECT, INSERT ON tally TO paygate_app")
+
+
+async def applied(conn: Any, model: str) -> tuple[int, int]:
+    """(rows, distinct events) the model has applied."""
+    cur = await conn.execute("SELECT count(*), count(DISTINCT event_id) FROM tally WHERE model = %s", (model,))
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def write(store: str, streams: int, per_stream: int) -> list[ledger.Recorded]:
+    """Append while the runners run, in many small transactions."""
+    written: list[ledger.Recorded] = []
+    async with app_connection(store) as conn:
+        for _ in range(streams):
+            sid = new_stream()
+            for v in range(per_stream):
+                written += await append(conn, sid, [new_event(v)], v)
+                await asyncio.sleep(0)
+    return written
+
+
+async def tail(conn: Any) -> tuple[int, int]:
+    """The last event of the log in commit order, read without the reader's gate (every writer has finished)."""
+    cur = await conn.execute("SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC")
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def test_two_runners_catching_up_at_once_apply_every_event_exactly_once(store: str) -> None:
+    model = tally_model("race")
+    writer = asyncio.create_task(write(store, streams=40, per_stream=5))
+
+    async def run_until_caught_up() -> int:
+        batches = 0
+        async with app_connection(store) as conn:
+            while True:
+                n = await runner.catch_up(conn, model, batch=7)
+                batches += n > 0
+                if n == 0 and writer.done():
+                    at = await checkpoints.load(conn, model.NAME)
+                    if (at.tx_id, at.position) == await tail(conn):
+                        return batches
+                await asyncio.sleep(0 if n else 0.01)
+
+    done = await asyncio.wait_for(asyncio.gather(run_until_caught_up(), run_until_caught_up()), 60)
+    await writer
+    async with app_connection(store) as conn:
+        rows, distinct = await applied(conn, model.NAME)
+        cur = await conn.execute("SELECT count(*) FROM events")
+        total = await cur.fetchone()
+        cur = await conn.execute("SELECT count(*) FROM tally t JOIN events e USING (event_id) WHERE t.model = 'race'")
+        matched = await cur.fetchone()
+    assert total is not None and total[0] >= 200
+    assert (rows, distinct) == (total[0], total[0])
+    assert matched == total
+    assert sum(done) >= 1
+
+
+async def test_two_runner_loops_on_one_model_apply_every_event_exactly_once(store: str) -> None:
+    model = tally_model("leader")
+    settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
+    stop = asyncio.Event()
+    async with make_pool(settings, store, max_size=3) as p1, make_pool(settings, store, max_size=3) as p2:
+        loops = [asyncio.create_task(runner.run(p, [model], stop, poll_s=0.2)) for p in (p1, p2)]
+        written = await write(store, streams=10, per_stream=3)
+        async with app_connection(store) as conn:
+            cur = await conn.execute("SELECT count(*) FROM events")
+            total = await cur.fetchone()
+            assert total is not None
+            deadline = time.monotonic() + 30
+            while await applied(conn, model.NAME) != (total[0], total[0]):
+                assert time.monotonic() < deadline, await applied(conn, model.NAME)
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*loops), 30)
+            assert await applied(conn, model.NAME) == (total[0], total[0])
+            cur = await conn.execute("SELECT event_id FROM tally WHERE model = %s", (model.NAME,))
+            everything = {r[0] for r in await cur.fetchall()}
+    assert {r.event_id for r in written} <= everything
