@@ -1,0 +1,54 @@
+# paygate: `make run` starts the whole gateway, `make test` runs every test. Both set up .venv first.
+#
+# Needs only Python 3.11+ (and git). With no DATABASE_URL / REDIS_URL in the environment or .env, an embedded
+# PostgreSQL and Redis start under DATA_DIR (default .data) and keep their data across runs.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Written after a successful install; newer than pyproject.toml means there is nothing to do.
+STAMP := $(VENV)/.installed
+# The first interpreter on PATH that is 3.11 or newer (override: make PYTHON=/path/to/python3.12 run).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint bench clean-data
+
+help:
+	@echo "make run    start API, workers, dispatcher and projector (Ctrl-C stops everything)"
+	@echo "make test   run the whole test suite (machine PostgreSQL/Redis if reachable, else embedded)"
+	@echo "make lint   ruff and mypy"
+	@echo "make bench  print throughput, latency and memory figures (needs PostgreSQL on 127.0.0.1:5432)"
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (none found on PATH)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian/Ubuntu install python3-venv" >&2; exit 1; }
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m paygate run
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) bench/core.py
+	$(PY) bench/money.py
+	$(PY) bench/webhooks.py
+
+# Removes the embedded PostgreSQL and Redis data (stop `make run` first).
+clean-data:
+	rm -rf .data
