@@ -21,6 +21,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.responses import Response
 
+import ledger
 from commands.errors import Conflict, ValidationFailed
 
 log = structlog.get_logger(__name__)
@@ -210,7 +211,4 @@ async def purge_periodically(
                     log.info("idempotency.purged", keys=purged)
         except Exception:  # a passing outage: expired keys are never replayed anyway, only kept a little longer
             log.exception("idempotency.purge_failed")
-        try:
-            await asyncio.wait_for(stop.wait(), interval_s)
-        except TimeoutError:
-            pass
+        await ledger.pause(stop, interval_s)

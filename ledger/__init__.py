@@ -2,7 +2,7 @@
 
 from ledger.codec import Codec, DomainEvent
 from ledger.errors import ConcurrencyConflict, LedgerError, UnknownEventType
-from ledger.follower import Wakeup, step_down, try_lead
+from ledger.follower import Wakeup, pause, step_down, try_lead
 from ledger.store import (
     Cursor,
     NewEvent,
@@ -27,6 +27,7 @@ __all__ = [
     "Wakeup",
     "append",
     "lock_stream",
+    "pause",
     "read_all",
     "read_stream",
     "read_visible",

@@ -31,6 +31,15 @@ class Wakeup:
         await asyncio.sleep(0)
 
 
+async def pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile; True when stopped."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 def lock_key(name: str) -> int:
     """A stable advisory-lock key for a follower's name."""
     return zlib.crc32(f"paygate:{name}".encode())

@@ -44,7 +44,7 @@ async def run(
     """Keep ``models`` up to date until ``stop`` is set; one leader at a time, others stand by."""
     async with pool.connection() as listener, pool.connection() as conn:
         while not await ledger.try_lead(listener, "projector"):
-            if await _stopped(stop, poll_s):
+            if await ledger.pause(stop, poll_s):
                 return
         log.info("projector.leading", models=[m.NAME for m in models])
         try:
@@ -57,11 +57,3 @@ async def run(
                     await wakeup.wait(poll_s)
         finally:
             await ledger.step_down(listener, "projector")
-
-
-async def _stopped(stop: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True

@@ -116,11 +116,8 @@ async def run(
     """Dispatch until ``stop`` is set; one leader at a time, others stand by."""
     async with pool.connection() as listener:
         while not await ledger.try_lead(listener, NAME):
-            try:
-                await asyncio.wait_for(stop.wait(), poll_s)
+            if await ledger.pause(stop, poll_s):
                 return
-            except TimeoutError:
-                continue
         log.info("dispatcher.leading")
         try:
             wakeup = await ledger.Wakeup.listen(listener)

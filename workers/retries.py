@@ -78,7 +78,7 @@ async def run(
     """Enqueue due attempts until ``stop`` is set; one leader at a time."""
     async with pool.connection() as leader:
         while not await ledger.try_lead(leader, NAME):
-            if await _stopped(stop, POLL_S):
+            if await ledger.pause(stop, POLL_S):
                 return
         log.info("webhook_scheduler.leading")
         scheduler = Scheduler(actors, settings)
@@ -91,14 +91,6 @@ async def run(
                     pause = await scheduler.wait_s(pool)
                 except Exception:  # Redis or PostgreSQL away: what is due stays due
                     log.exception("webhook_scheduler.tick_failed")
-                await _stopped(stop, pause)
+                await ledger.pause(stop, pause)
         finally:
             await ledger.step_down(leader, NAME)
-
-
-async def _stopped(stop: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True

@@ -12,6 +12,7 @@ import dramatiq
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
+import ledger
 from projections import payments, refunds
 
 log = structlog.get_logger(__name__)
@@ -52,7 +53,4 @@ async def run(
             await sweep_once(pool, actors, settings)
         except Exception:  # a passing outage: try again next round
             log.exception("sweeper.failed")
-        try:
-            await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass
+        await ledger.pause(stop, interval)

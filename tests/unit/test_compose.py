@@ -165,6 +165,12 @@ class TestGatewayContainers:
         assert env["DATABASE_URL"] == "postgresql://gateway_user:gateway_pass@postgres:5432/payment_gateway"
         assert env["REDIS_URL"].startswith("redis://redis:6379")
 
+    def test_the_receiver_listens_on_3002_with_the_test_merchants_secret(self, services: dict[str, Any]) -> None:
+        svc = services["receiver"]
+        args = _parser().parse_args(command_of(svc)[3:])
+        assert (args.command, args.port, args.secret) == ("receiver", 3002, "whsec_test_abc123")
+        assert "3002:3002" in svc["ports"]
+
     def test_worker_serves_every_queue(self, services: dict[str, Any]) -> None:
         args = _parser().parse_args(command_of(services["worker"])[3:])
         assert set(args.queues) == {"payments", "refunds", "webhooks"}
