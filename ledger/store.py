@@ -4,6 +4,7 @@ Functions take an open connection and never commit: the caller's ``async with co
 unit of work.
 """
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,20 +64,22 @@ _COLUMNS = (
 # last writer (it wrote something else first, then read the stream after that writer committed) must not
 # append: its later version would be delivered before the earlier one. It is refused like a lost race, and a
 # retry in a new transaction succeeds.
-_CHECK_EXISTING = """UPDATE streams SET version = %(new)s, tx_id = pg_current_xact_id()
-    WHERE stream_id = %(stream)s AND version = %(expected)s AND tx_id <= pg_current_xact_id()"""
-_CHECK_NEW = """INSERT INTO streams (stream_id, version, tx_id) VALUES (%(stream)s, %(new)s, pg_current_xact_id())
+_CHECK_EXISTING = """UPDATE streams SET version = %s, tx_id = pg_current_xact_id()
+    WHERE stream_id = %s AND version = %s AND tx_id <= pg_current_xact_id()"""
+_CHECK_NEW = """INSERT INTO streams (version, stream_id, tx_id) VALUES (%s, %s, pg_current_xact_id())
     ON CONFLICT DO NOTHING"""
-_APPEND = """
-WITH checked AS ({check} RETURNING 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _append_sql(count: int, new_stream: bool) -> str:
+    """The append statement for ``count`` events: scalar parameters (no array round trip through the driver),
+    and only the columns the database makes up come back (the caller already has the rest)."""
+    rows = ", ".join(["(%s::uuid, %s, %s::integer, %s, %s::jsonb, %s::jsonb)"] * count)
+    return f"""WITH checked AS ({_CHECK_NEW if new_stream else _CHECK_EXISTING} RETURNING 1)
 INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
-SELECT e.event_id, %(stream)s, %(expected)s + e.ord, e.type, e.data, e.metadata
-FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(data)s::jsonb[], %(meta)s::jsonb[])
-     WITH ORDINALITY AS e(event_id, type, data, metadata, ord)
+SELECT * FROM (VALUES {rows}) AS e(event_id, stream_id, stream_version, type, data, metadata)
 WHERE EXISTS (SELECT FROM checked)
-RETURNING {columns}"""
-_APPEND_NEW = _APPEND.format(check=_CHECK_NEW, columns=_COLUMNS)
-_APPEND_EXISTING = _APPEND.format(check=_CHECK_EXISTING, columns=_COLUMNS)
+RETURNING stream_version, position, tx_id::text::bigint, recorded_at"""
 
 
 async def append(
@@ -89,21 +92,19 @@ async def append(
     """
     if not events:
         return []
-    params = {
-        "stream": stream_id,
-        "expected": expected_version,
-        "new": expected_version + len(events),
-        "ids": [e.event_id for e in events],
-        "types": [e.type for e in events],
-        "data": [Jsonb(e.data) for e in events],
-        "meta": [Jsonb(e.metadata) for e in events],
-    }
-    async with conn.cursor(row_factory=class_row(Recorded)) as rows:
-        await rows.execute(_APPEND_NEW if expected_version == 0 else _APPEND_EXISTING, params)
-        recorded = await rows.fetchall()
-    if not recorded:
+    new_version = expected_version + len(events)
+    params: list[Any] = [new_version, stream_id] + ([] if expected_version == 0 else [expected_version])
+    for version, e in enumerate(events, expected_version + 1):
+        params += (e.event_id, stream_id, version, e.type, Jsonb(e.data), Jsonb(e.metadata))
+    cur = await conn.execute(_append_sql(len(events), expected_version == 0), params)
+    stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
+    if not stored:
         raise ConcurrencyConflict(stream_id, expected_version)
-    return sorted(recorded, key=lambda r: r.stream_version)
+    recorded = []
+    for version, e in enumerate(events, expected_version + 1):
+        position, tx_id, at = stored[version]
+        recorded.append(Recorded(position, tx_id, e.event_id, stream_id, version, e.type, e.data, e.metadata, at))
+    return recorded
 
 
 async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:
