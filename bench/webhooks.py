@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,36 +34,11 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paygate.database import apply_schema  # noqa: E402 -- after the path set-up, so a plain checkout runs it
+sys.path.insert(0, str(ROOT / "bench"))
 
-KEY, SECRET = "key_test_abc123", "secret_test_xyz789"
-AUTH = {"X-Api-Key": KEY, "X-Api-Secret": SECRET}
+from core import AUTH, free_port, fresh_database, log  # noqa: E402 -- the shared bench harness
+
 _PAYMENT_ID = re.compile(rb'"payment":\{"id":"(pay_[A-Za-z0-9]{16})"')
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    name = f"paygate_bench_webhooks_{secrets.token_hex(3)}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(admin_url) | {"dbname": name}
-    url = psycopg.conninfo.make_conninfo("", **{k: v for k, v in info.items() if v is not None})
-    try:
-        asyncio.run(apply_schema(url))
-        yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager
@@ -440,7 +414,7 @@ def main() -> int:
     extra = dict(kv.split("=", 1) for kv in args.env)
     with tempfile.TemporaryDirectory(prefix="paygate-bench-webhooks-") as tmp:
         work = Path(tmp)
-        with fresh_database(args.pg) as db, own_redis(work) as rd:
+        with fresh_database(args.pg, "webhooks") as db, own_redis(work) as rd:
             # Redrive is the recovery path of lost messages; a long one keeps it out of the measurement.
             gateway = Gateway(db, rd, work, **({"WEBHOOK_REDRIVE_S": "600"} | extra))
             try:
