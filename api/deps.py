@@ -1,15 +1,17 @@
 """Named dependencies, so routes read like prose."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 import commands
 import projections
 from api.auth import Merchant
 from api.idempotency import HEADER, Fingerprint, IdempotentRequest
+from api.schemas import MAX_SKIP
 
 
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -26,6 +28,22 @@ async def _merchant(request: Request, conn: ConnDep) -> Merchant:
 
 
 MerchantDep = Annotated[Merchant, Depends(_merchant)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a collection to return: ``count`` items after skipping ``skip``."""
+
+    count: int
+    skip: int
+
+
+def _page(count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)) -> Page:
+    return Page(count, skip)
+
+
+#: The Razorpay-style paging of every collection (``count`` 1–100, default 10; ``skip``).
+PageDep = Annotated[Page, Depends(_page)]
 
 
 def _session(request: Request, conn: ConnDep) -> commands.Session:

@@ -1,10 +1,10 @@
 """The merchant's money: balances per currency and the double-entry book behind them."""
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from api.deps import ConnDep, MerchantDep
+from api.deps import ConnDep, MerchantDep, PageDep
 from api.responses import JSON, collection
-from api.schemas import ERRORS, MAX_SKIP, BalancesOut, CollectionOut
+from api.schemas import ERRORS, BalancesOut, CollectionOut
 from projections import balances, bodies
 
 router = APIRouter(prefix="/api/v1", tags=["balance"], responses=ERRORS)
@@ -21,9 +21,7 @@ async def get_balance(merchant: MerchantDep, conn: ConnDep) -> JSON:
 
 
 @router.get("/ledger/entries", response_model=CollectionOut)
-async def list_ledger_entries(
-    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)
-) -> JSON:
+async def list_ledger_entries(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> JSON:
     """The merchant's ledger entries, newest first, each with its balanced debit and credit lines."""
-    rows = await balances.page(conn, merchant.id, count=count, skip=skip)
+    rows = await balances.page(conn, merchant.id, count=page.count, skip=page.skip)
     return JSON(collection([bodies.ledger_entry(r) for r in rows]))

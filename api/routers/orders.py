@@ -1,13 +1,13 @@
 """Orders: create, read, list, the public view for checkout, and an order's payments."""
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Merchant
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, MAX_SKIP, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
+from api.schemas import ERRORS, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
 from commands import order
 from commands.errors import OrderNotFound
 from commands.handler import Session, handle
@@ -39,10 +39,8 @@ async def _create_order(body: OrderCreate, merchant: Merchant, session: Session)
 
 
 @router.get("", response_model=CollectionOut)
-async def list_orders(
-    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)
-) -> JSON:
-    rows = await orders.page(conn, merchant.id, count=count, skip=skip)
+async def list_orders(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> JSON:
+    rows = await orders.page(conn, merchant.id, count=page.count, skip=page.skip)
     return JSON(collection([bodies.order(r) for r in rows]))
 
 
@@ -67,10 +65,9 @@ async def list_order_payments(
     order_id: str,
     merchant: MerchantDep,
     conn: ConnDep,
-    count: int = Query(10, ge=1, le=100),
-    skip: int = Query(0, ge=0, le=MAX_SKIP),
+    page: PageDep,
 ) -> JSON:
     if await orders.get(conn, order_id, merchant.id) is None:
         raise OrderNotFound()
-    rows = await payments.page(conn, merchant.id, count=count, skip=skip, order_id=order_id)
+    rows = await payments.page(conn, merchant.id, count=page.count, skip=page.skip, order_id=order_id)
     return JSON(collection([bodies.payment(r) for r in rows]))

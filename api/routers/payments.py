@@ -6,10 +6,10 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, MAX_SKIP, CaptureIn, CollectionOut, PaymentCreate, PaymentOut
+from api.schemas import ERRORS, CaptureIn, CollectionOut, PaymentCreate, PaymentOut
 from commands import payment
 from commands.errors import OrderNotFound, PaymentNotFound
 from commands.handler import Session, handle
@@ -85,17 +85,16 @@ async def capture(
 async def list_payments(
     merchant: MerchantDep,
     conn: ConnDep,
+    page: PageDep,
     status: Literal["pending", "success", "failed"] | None = None,
     since: int | None = Query(None, alias="from", ge=0, le=LATEST, description="unix seconds"),
     until: int | None = Query(None, alias="to", ge=0, le=LATEST, description="unix seconds, inclusive"),
-    count: int = Query(10, ge=1, le=100),
-    skip: int = Query(0, ge=0, le=MAX_SKIP),
 ) -> JSON:
     rows = await payments.page(
         conn,
         merchant.id,
-        count=count,
-        skip=skip,
+        count=page.count,
+        skip=page.skip,
         status=status,
         since=datetime.fromtimestamp(since, UTC) if since is not None else None,
         # Bodies show created_at to the second: `to` takes in the whole of its second, as a client reading

@@ -1,12 +1,12 @@
 """Refunds: request one on a payment (full or partial), read them, list them per payment or per merchant."""
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, MAX_SKIP, CollectionOut, RefundCreate, RefundOut
+from api.schemas import ERRORS, CollectionOut, RefundCreate, RefundOut
 from commands import payment, refund
 from commands.errors import PaymentNotFound, RefundNotFound
 from commands.handler import handle
@@ -43,20 +43,17 @@ async def list_payment_refunds(
     payment_id: str,
     merchant: MerchantDep,
     conn: ConnDep,
-    count: int = Query(10, ge=1, le=100),
-    skip: int = Query(0, ge=0, le=MAX_SKIP),
+    page: PageDep,
 ) -> JSON:
     if await payments.get(conn, payment_id, merchant.id) is None:
         raise PaymentNotFound()
-    rows = await refunds.page(conn, merchant.id, count=count, skip=skip, payment_id=payment_id)
+    rows = await refunds.page(conn, merchant.id, count=page.count, skip=page.skip, payment_id=payment_id)
     return JSON(collection([bodies.refund(r) for r in rows]))
 
 
 @router.get("/refunds", response_model=CollectionOut)
-async def list_refunds(
-    merchant: MerchantDep, conn: ConnDep, count: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0, le=MAX_SKIP)
-) -> JSON:
-    rows = await refunds.page(conn, merchant.id, count=count, skip=skip)
+async def list_refunds(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> JSON:
+    rows = await refunds.page(conn, merchant.id, count=page.count, skip=page.skip)
     return JSON(collection([bodies.refund(r) for r in rows]))
 
 
