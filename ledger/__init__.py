@@ -2,7 +2,7 @@
 
 from ledger.codec import Codec, DomainEvent
 from ledger.errors import ConcurrencyConflict, LedgerError, UnknownEventType
-from ledger.follower import Wakeup, pause, step_down, try_lead
+from ledger.follower import Wakeup, lead, pause, step_down, try_lead
 from ledger.store import (
     Cursor,
     NewEvent,
@@ -26,6 +26,7 @@ __all__ = [
     "UnknownEventType",
     "Wakeup",
     "append",
+    "lead",
     "lock_stream",
     "pause",
     "read_all",

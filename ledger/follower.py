@@ -40,6 +40,14 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+async def lead(conn: psycopg.AsyncConnection[Any], name: str, stop: asyncio.Event, poll_s: float) -> bool:
+    """Stand by until this session holds ``name``'s leader lock; False if ``stop`` came first."""
+    while not await try_lead(conn, name):
+        if await pause(stop, poll_s):
+            return False
+    return True
+
+
 def lock_key(name: str) -> int:
     """A stable advisory-lock key for a follower's name."""
     return zlib.crc32(f"paygate:{name}".encode())

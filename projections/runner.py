@@ -43,9 +43,8 @@ async def run(
 ) -> None:
     """Keep ``models`` up to date until ``stop`` is set; one leader at a time, others stand by."""
     async with pool.connection() as listener, pool.connection() as conn:
-        while not await ledger.try_lead(listener, "projector"):
-            if await ledger.pause(stop, poll_s):
-                return
+        if not await ledger.lead(listener, "projector", stop, poll_s):
+            return
         log.info("projector.leading", models=[m.NAME for m in models])
         try:
             wakeup = await ledger.Wakeup.listen(listener)

@@ -115,9 +115,8 @@ async def run(
 ) -> None:
     """Dispatch until ``stop`` is set; one leader at a time, others stand by."""
     async with pool.connection() as listener:
-        while not await ledger.try_lead(listener, NAME):
-            if await ledger.pause(stop, poll_s):
-                return
+        if not await ledger.lead(listener, NAME, stop, poll_s):
+            return
         log.info("dispatcher.leading")
         try:
             wakeup = await ledger.Wakeup.listen(listener)

@@ -77,9 +77,8 @@ async def run(
 ) -> None:
     """Enqueue due attempts until ``stop`` is set; one leader at a time."""
     async with pool.connection() as leader:
-        while not await ledger.try_lead(leader, NAME):
-            if await ledger.pause(stop, POLL_S):
-                return
+        if not await ledger.lead(leader, NAME, stop, POLL_S):
+            return
         log.info("webhook_scheduler.leading")
         scheduler = Scheduler(actors, settings)
         try:
