@@ -178,6 +178,36 @@ CREATE TABLE IF NOT EXISTS merchant_balances (
     PRIMARY KEY (merchant_id, currency)
 );
 
+-- Sums are numeric, not bigint: a sum over a merchant's whole history must never overflow and stop the
+-- projection (orders are capped by MAX_ORDER_AMOUNT too). Guarded so applying the file again changes nothing.
+DO $$
+DECLARE c record;
+BEGIN
+    FOR c IN SELECT table_name, column_name FROM information_schema.columns
+             WHERE table_schema = current_schema() AND data_type = 'bigint' AND (table_name, column_name) IN (
+                 ('payment_stats', 'success_amount'), ('ledger_balances', 'debit'), ('ledger_balances', 'credit'),
+                 ('merchant_balances', 'succeeded'), ('merchant_balances', 'captured'),
+                 ('merchant_balances', 'refunds_pending'), ('merchant_balances', 'refunds_processed'))
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE numeric', c.table_name, c.column_name);
+    END LOOP;
+END $$;
+
+-- ---------------------------------------------------------------- quarantine (not derived from the log)
+-- Events a log follower (projection or dispatcher) could not handle, set aside so the follower goes on;
+-- `paygate quarantine retry` applies them again after a fix and deletes the row on success.
+CREATE TABLE IF NOT EXISTS quarantined_events (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    follower       text NOT NULL,
+    event_id       uuid NOT NULL,
+    position       bigint NOT NULL,
+    event_type     text NOT NULL,
+    error          text NOT NULL,
+    attempts       integer NOT NULL DEFAULT 0,
+    quarantined_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (follower, event_id)
+);
+
 -- ---------------------------------------------------------------- idempotency (not derived from the log)
 -- The API's record of answered requests per (merchant, Idempotency-Key), written in the same transaction as
 -- the command's events: the objects a request created and the answer that names them commit together.

@@ -7,9 +7,13 @@ from commands.errors import ValidationFailed
 
 #: Smallest order amount in paise (SPEC.md).
 MIN_AMOUNT = 100
-#: Largest: the biggest integer every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER), well inside
-#: the read tables' bigint, so an absurd amount is a 400 rather than a failed insert.
+#: Hard ceiling of the setting below: the biggest integer every JSON reader keeps exact (JavaScript's
+#: Number.MAX_SAFE_INTEGER).
 MAX_AMOUNT = 2**53 - 1
+#: Default largest order (MAX_ORDER_AMOUNT): ₹10 crore, as payment gateways cap a single order. At this cap a
+#: merchant needs 922 million maximal orders to reach a bigint (2**63) sum, and 900,000 to pass 2**53 — far
+#: beyond a realistic history, while sums are kept in numeric anyway so no history can overflow them.
+DEFAULT_MAX_ORDER_AMOUNT = 10_000_000_000
 
 # ---------------------------------------------------------------- commands
 
@@ -23,6 +27,8 @@ class CreateOrder:
     occurred_at: str
     receipt: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The configured MAX_ORDER_AMOUNT, carried by the command so the decider stays pure.
+    max_amount: int = DEFAULT_MAX_ORDER_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,8 @@ def stream_id(order_id: str) -> str:
 def _check_new(c: CreateOrder) -> None:
     if isinstance(c.amount, bool) or not isinstance(c.amount, int) or c.amount < MIN_AMOUNT:
         raise ValidationFailed(f"amount must be at least {MIN_AMOUNT}", field="amount")
-    if c.amount > MAX_AMOUNT:
-        raise ValidationFailed(f"amount must be at most {MAX_AMOUNT}", field="amount")
+    if c.amount > min(c.max_amount, MAX_AMOUNT):
+        raise ValidationFailed(f"amount must be at most {min(c.max_amount, MAX_AMOUNT)}", field="amount")
     if not (len(c.currency) == 3 and c.currency.isalpha() and c.currency.isupper()):
         raise ValidationFailed("currency must be a 3-letter ISO 4217 code", field="currency")
 

@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
     mc.add_argument("--name", required=True)
     mc.add_argument("--email", required=True)
+    q = sub.add_parser("quarantine", help="events a projection or the dispatcher could not handle")
+    qsub = q.add_subparsers(dest="quarantine_command", required=True)
+    qsub.add_parser("list", help="print the quarantined events as JSON lines")
+    qr = qsub.add_parser("retry", help="apply quarantined events again (after a fix); clears each that succeeds")
+    which = qr.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", help="a row id from `list` (repeatable)")
+    which.add_argument("--all", action="store_true")
     r = sub.add_parser("receiver", help="a test webhook receiver: verifies signatures, records, fails on request")
     r.add_argument("--secret", required=True, help="the merchant's webhook secret")
     r.add_argument("--port", type=int, default=3002)
@@ -73,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_rebuild(svc.database_url, args.json))
             case "merchant":
                 print(json.dumps(asyncio.run(_create_merchant(settings, svc.database_url, args.name, args.email))))
+            case "quarantine":
+                return asyncio.run(_quarantine(settings, svc.database_url, svc.redis_url, args))
     return 0
 
 
@@ -196,3 +205,38 @@ async def _rebuild(database_url: str, as_json: bool) -> int:
                 f"{'equal' if r.equal else f'DIFFERENT ({r.only_live} only live, {r.only_rebuilt} only rebuilt)'}"
             )
     return 0 if equal else 1
+
+
+async def _quarantine(settings: Settings, database_url: str, redis_url: str, args: argparse.Namespace) -> int:
+    """``list``: one JSON line per quarantined event. ``retry``: exit 1 if any event failed again."""
+    import psycopg
+    import structlog
+
+    import projections
+    from paygate.database import APP_ROLE, apply_schema, make_pool
+    from projections import quarantine
+    from workers import dispatcher
+    from workers.actors import declare
+    from workers.broker import make_broker
+    from workers.runtime import Runtime
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout holds the JSON lines
+    await apply_schema(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"SET ROLE {APP_ROLE}")
+        if args.quarantine_command == "list":
+            for row in await quarantine.listing(conn):
+                print(json.dumps(row, default=str))
+            return 0
+        actors = declare(make_broker(redis_url), Runtime(settings, lambda: make_pool(settings, database_url)))
+
+        async def dispatch(c: psycopg.AsyncConnection[object], event: object) -> None:
+            jobs = dispatcher.coalesce(await dispatcher.follow(c, [event], settings))  # type: ignore[list-item]
+            await asyncio.to_thread(dispatcher._enqueue, actors, jobs)
+
+        appliers: dict[str, quarantine.Apply] = {m.NAME: m.apply for m in projections.ASYNC}
+        appliers[dispatcher.NAME] = dispatch
+        results = await quarantine.retry(conn, appliers, None if args.all else args.id)
+    for row_id, error in results:
+        print(json.dumps({"id": row_id, "retried": error is None, "error": error}))
+    return 0 if all(error is None for _, error in results) else 1

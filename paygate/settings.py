@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     #: Seconds after which an attempt that was due but never recorded (lost message, killed worker) is re-driven.
     webhook_redrive_s: float = Field(default=15.0, gt=0)
 
+    # ---- request limits and the order cap (security, issue 7)
+    #: Largest order amount in paise (₹10 crore by default; commands/order.py says why), at most 2**53 - 1.
+    max_order_amount: int = Field(default=10_000_000_000, ge=100, le=2**53 - 1)
+    #: Largest request body in bytes (413 beyond it), refused before it is read into memory.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
     @model_validator(mode="after")
     def _delays_are_ordered(self) -> "Settings":
         if self.processing_delay_min > self.processing_delay_max:

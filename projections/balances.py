@@ -166,7 +166,8 @@ async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> l
                WHERE m.merchant_id = %s ORDER BY m.currency""",
             (merchant_payable(merchant_id), merchant_id),
         )
-        return await cur.fetchall()
+        # The sums are numeric (they never overflow): back to int, the type every reader expects.
+        return [{k: v if k == "currency" else int(v) for k, v in r.items()} for r in await cur.fetchall()]
 
 
 async def page(conn: psycopg.AsyncConnection[Any], merchant_id: str, *, count: int, skip: int) -> list[dict[str, Any]]:

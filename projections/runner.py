@@ -14,7 +14,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 import ledger
-from projections import checkpoints
+from projections import checkpoints, quarantine
 
 log = structlog.get_logger(__name__)
 
@@ -29,8 +29,8 @@ async def catch_up(conn: psycopg.AsyncConnection[Any], model: ModuleType, batch:
         async with conn.transaction():
             cursor = await checkpoints.load(conn, model.NAME)
             events = await ledger.read_all(conn, cursor, batch)
-            for event in events:
-                await model.apply(conn, event)
+            # An event the model cannot handle is quarantined, never left to stall the log for ever.
+            await quarantine.apply_all(conn, model.NAME, events, quarantine.each(model.apply))
             if events and not await checkpoints.advance(conn, model.NAME, cursor, events[-1]):
                 raise _LostRace
             return len(events)

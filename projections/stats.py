@@ -45,4 +45,7 @@ async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> d
             (merchant_id,),
         )
         row = await cur.fetchone()
-    return row or {"total_count": 0, "success_count": 0, "failed_count": 0, "success_amount": 0}
+    # success_amount is numeric (a sum never overflows): back to int, the type every reader expects.
+    return {k: int(v) for k, v in row.items()} if row else dict.fromkeys(
+        ("total_count", "success_count", "failed_count", "success_amount"), 0
+    )

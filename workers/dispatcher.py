@@ -6,7 +6,7 @@ idempotent, so a duplicate costs a little work and changes nothing.
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
@@ -14,7 +14,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 import ledger
-from projections import checkpoints
+from projections import checkpoints, quarantine
 from workers import fanout, refunds
 from workers.payments import delay_ms
 
@@ -91,14 +91,21 @@ async def dispatch_batch(
             return 0
         # A crash between this commit and the enqueue below loses only the first attempts' messages: the
         # retry scheduler finds them due in webhook_logs and enqueues them after WEBHOOK_REDRIVE_S.
-        scheduled = await fanout.schedule(conn, events)
-        owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
-        jobs = coalesce(owed + jobs_for(events, settings, random.SystemRandom()))
+        # An event it cannot handle is quarantined, never left to stall the log for ever.
+        jobs = coalesce(await quarantine.apply_all(conn, NAME, events, lambda c, es: follow(c, es, settings)))
         if jobs:
             await asyncio.to_thread(_enqueue, actors, jobs)
         async with conn.transaction():
             await checkpoints.advance(conn, NAME, cursor, events[-1])
         return len(events)
+
+
+async def follow(conn: Any, events: Sequence[ledger.Recorded], settings: Any) -> list[Job]:
+    """Schedule the webhook deliveries ``events`` owe; returns the jobs they call for (their first attempts
+    among them)."""
+    scheduled = await fanout.schedule(conn, list(events))
+    owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
+    return owed + jobs_for(list(events), settings, random.SystemRandom())
 
 
 def _enqueue(actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job]) -> None:

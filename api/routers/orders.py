@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Merchant
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep, SettingsDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
 from api.schemas import ERRORS, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
@@ -17,11 +17,13 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERRORS)
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
-    return await idem.once(merchant.id, lambda: _create_order(body, merchant, session))
+async def create_order(
+    body: OrderCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep, settings: SettingsDep
+) -> Response:
+    return await idem.once(merchant.id, lambda: _create_order(body, merchant, session, settings.max_order_amount))
 
 
-async def _create_order(body: OrderCreate, merchant: Merchant, session: Session) -> JSON:
+async def _create_order(body: OrderCreate, merchant: Merchant, session: Session, max_amount: int) -> JSON:
     command = order.CreateOrder(
         order_id=new_id("order_"),
         merchant_id=merchant.id,
@@ -30,6 +32,7 @@ async def _create_order(body: OrderCreate, merchant: Merchant, session: Session)
         receipt=body.receipt,
         notes=body.notes,
         occurred_at=stamp(now()),
+        max_amount=max_amount,
     )
     session.metadata["merchant_id"] = merchant.id
     await handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
