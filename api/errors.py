@@ -24,6 +24,10 @@ STATUS: dict[type[errors.DomainError], int] = {
 }
 
 
+#: Sent with every 401, so HTTP clients know to answer with Basic credentials (key as user, secret as password).
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="paygate"'}
+
+
 def error_body(code: str, description: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "description": description, **{k: v for k, v in extra.items() if v}}}
 
@@ -76,7 +80,9 @@ def describe(err: dict[str, Any]) -> tuple[str, str | None]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSON:
-        return JSON(error_body(exc.code, exc.description, field=exc.field), status_code=_status(exc))
+        status = _status(exc)
+        headers = CHALLENGE if status == 401 else None
+        return JSON(error_body(exc.code, exc.description, field=exc.field), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:
@@ -88,7 +94,8 @@ def install(app: FastAPI) -> None:
         code = {401: "AUTHENTICATION_ERROR", 404: "NOT_FOUND_ERROR"}.get(exc.status_code, "BAD_REQUEST_ERROR")
         if exc.status_code >= 500:
             code = "SERVER_ERROR"
-        return JSON(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        headers = {**(exc.headers or {}), **(CHALLENGE if exc.status_code == 401 else {})}
+        return JSON(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(ledger.ConcurrencyConflict)
     async def conflict(request: Request, exc: ledger.ConcurrencyConflict) -> JSON:

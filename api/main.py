@@ -13,7 +13,9 @@ from api import errors
 from api.auth import Authenticator
 from api.guard import RefuseNul
 from api.ids import now
+from api.limits import BodyLimit
 from api.logging import RequestContext
+from api.methods import AllowedMethods
 from api.routers import balances, health, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
 
@@ -61,6 +63,8 @@ def create_app(
         testing.router,
     ):
         app.include_router(router)
+    app.add_middleware(AllowedMethods, routes=app.router.routes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNul)
     app.add_middleware(RequestContext)
     return app

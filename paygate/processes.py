@@ -11,6 +11,7 @@ import uvloop
 
 from api.logging import configure
 from paygate.database import apply_schema, make_pool
+from paygate.protocol import BoundedHttpToolsProtocol
 from paygate.settings import Settings
 
 
@@ -34,7 +35,7 @@ def api(settings: Settings, database_url: str, redis_url: str) -> None:
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with request heads capped (431)
         backlog=4096,
     )
 

@@ -13,6 +13,7 @@ from api.ids import now, stamp
 from api.responses import JSON
 from api.schemas import (
     ERRORS,
+    MAX_SKIP,
     WebhookConfigIn,
     WebhookConfigOut,
     WebhookLogDetailOut,
@@ -95,7 +96,10 @@ async def send_test(merchant: MerchantDep, session: SessionDep, idem: Idempotenc
 
 @router.get("", response_model=WebhookLogsOut)
 async def list_webhooks(
-    merchant: MerchantDep, conn: ConnDep, limit: int = Query(10, ge=1, le=100), offset: int = Query(0, ge=0)
+    merchant: MerchantDep,
+    conn: ConnDep,
+    limit: int = Query(10, ge=1, le=100),
+    offset: int = Query(0, ge=0, le=MAX_SKIP),
 ) -> JSON:
     rows, total = await webhook_logs.page(conn, merchant.id, limit=limit, offset=offset)
     return JSON({"data": [bodies.webhook_log(r) for r in rows], "total": total, "limit": limit, "offset": offset})
