@@ -46,6 +46,8 @@ async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> d
         )
         row = await cur.fetchone()
     # success_amount is numeric (a sum never overflows): back to int, the type every reader expects.
-    return {k: int(v) for k, v in row.items()} if row else dict.fromkeys(
-        ("total_count", "success_count", "failed_count", "success_amount"), 0
+    return (
+        {k: int(v) for k, v in row.items()}
+        if row
+        else dict.fromkeys(("total_count", "success_count", "failed_count", "success_amount"), 0)
     )
