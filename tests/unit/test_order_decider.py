@@ -48,13 +48,22 @@ class TestCreateOrder:
     def test_no_amount_under_100_is_ever_accepted(self, amount: int) -> None:
         given(order).when(create(amount=amount)).raises(ValidationFailed, "amount must be at least 100")
 
-    @for_all(st.integers(min_value=100, max_value=2**53 - 1))
-    def test_every_amount_from_100_up_is_accepted(self, amount: int) -> None:
+    @for_all(st.integers(min_value=100, max_value=order.DEFAULT_MAX_ORDER_AMOUNT))
+    def test_every_amount_from_100_up_to_the_cap_is_accepted(self, amount: int) -> None:
         (event,) = given(order).when(create(amount=amount)).decided()
         assert event.amount == amount
 
-    def test_an_amount_too_large_to_store_is_refused(self) -> None:
-        given(order).when(create(amount=2**63)).raises(ValidationFailed, "amount must be at most")
+    @for_all(st.integers(min_value=order.DEFAULT_MAX_ORDER_AMOUNT + 1))
+    def test_no_amount_over_the_default_cap_is_accepted(self, amount: int) -> None:
+        given(order).when(create(amount=amount)).raises(ValidationFailed, "amount must be at most 10000000000")
+
+    def test_the_cap_is_the_configured_one_but_never_past_what_json_keeps_exact(self) -> None:
+        (event,) = given(order).when(create(amount=2**53 - 1, max_amount=2**53 - 1)).decided()
+        assert event.amount == 2**53 - 1
+        given(order).when(create(amount=501, max_amount=500)).raises(ValidationFailed, "amount must be at most 500")
+        given(order).when(create(amount=2**53, max_amount=2**63)).raises(
+            ValidationFailed, f"amount must be at most {2**53 - 1}"
+        )
 
     @pytest.mark.parametrize("currency", ["INR", "USD", "EUR"])
     def test_a_three_letter_currency_is_accepted(self, currency: str) -> None:
