@@ -154,3 +154,31 @@ def test_options_and_405_list_every_method_of_the_path(gateway: Any) -> None:
     r = httpx.options(f"{gateway.url}/api/v1/webhooks/config", timeout=10)
     assert set(r.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
     assert httpx.options(f"{gateway.url}/no/such/path", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", b"400"),
+        (b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", b"400"),
+        (b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"400"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            b"403",
+        ),
+    ],
+)
+def test_the_malformed_requests_uvicorn_answers_itself_are_as_documented(
+    gateway: Any, request_bytes: bytes, status: bytes
+) -> None:
+    """The README lists these: they never reach the application, so they are not in the error shape."""
+    with raw(gateway) as s:
+        s.sendall(request_bytes)
+        answer = read_response(s)
+    assert answer.startswith(b"HTTP/1.1 " + status + b" ")
+    if status == b"400":
+        assert answer.endswith(b"Invalid HTTP request received.")
+    assert httpx.get(f"{gateway.url}/health", timeout=10).status_code == 200
