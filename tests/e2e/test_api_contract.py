@@ -249,8 +249,8 @@ class TestPayments:
         r = api.post("/api/v1/payments", json={"order_id": order["id"], "method": "card", "card": card})
         assert_error(r, 400, "INVALID_CARD")
 
-    @pytest.mark.parametrize(("month", "year"), [("01", "2020"), ("12", "20"), ("13", "2099"), ("00", "2099")])
-    def test_a_past_or_impossible_expiry_is_expired_card(self, api: httpx.Client, month: str, year: str) -> None:
+    @pytest.mark.parametrize(("month", "year"), [("01", "2020"), ("12", "20")])
+    def test_a_past_expiry_is_expired_card(self, api: httpx.Client, month: str, year: str) -> None:
         order = new_order(api)
         card = {**CARD, "expiry_month": month, "expiry_year": year}
         r = api.post("/api/v1/payments", json={"order_id": order["id"], "method": "card", "card": card})
