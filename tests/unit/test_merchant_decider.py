@@ -125,3 +125,9 @@ def test_a_merchant_needs_a_name_and_an_email_address(field: str, value: str) ->
 
     error = given(merchant).when(dataclasses.replace(REGISTER, **{field: value})).raises(ValidationFailed)
     assert error.field == field
+
+
+def test_payment_captured_and_order_paid_may_be_subscribed_to() -> None:
+    command = merchant.ConfigureWebhook(REGISTER.merchant_id, "https://e.com/h", ("order.paid", "payment.captured"), AT)
+    [event] = given(merchant, REGISTERED).when(command).decided()
+    assert event.events == ("payment.captured", "order.paid")
