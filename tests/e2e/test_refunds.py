@@ -10,7 +10,17 @@ import httpx
 import pytest
 from payflow import AUTH, events_of, merchant_client, paid_payment, refund_status
 
-REFUND_KEYS = {"id", "payment_id", "amount", "reason", "notes", "speed_processed", "status", "created_at", "processed_at"}
+REFUND_KEYS = {
+    "id",
+    "payment_id",
+    "amount",
+    "reason",
+    "notes",
+    "speed_processed",
+    "status",
+    "created_at",
+    "processed_at",
+}
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 

@@ -2,6 +2,8 @@
 the Idempotency-Key header where it is honoured."""
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +84,24 @@ def test_only_payment_creation_names_instrument_errors(doc: dict[str, Any]) -> N
 def test_the_idempotency_key_header_is_documented(doc: dict[str, Any], operation: str) -> None:
     headers = [p["name"] for p in operations(doc)[operation].get("parameters", []) if p["in"] == "header"]
     assert headers == ["Idempotency-Key"]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _normalised(operation: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", operation)
+
+
+def test_the_readme_api_reference_covers_every_operation(doc: dict[str, Any]) -> None:
+    text = README.read_text()
+    reference = text[text.index("## API reference") :]
+    documented = {_normalised(m) for m in re.findall(r"\*\*`((?:GET|POST|PUT|DELETE|PATCH) /[^`]+)`\*\*", reference)}
+    served = {_normalised(op) for op in operations(doc) if not op.split()[1].startswith(("/api/v1/test/", "/health"))}
+    assert served - documented == set()
+
+
+def test_the_readme_stands_on_its_own() -> None:
+    text = README.read_text()
+    assert "<!--" not in text
+    assert "SPEC.md" not in text
