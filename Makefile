@@ -28,8 +28,11 @@ $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (none found on PATH)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian/Ubuntu install python3-venv" >&2; exit 1; }
 
+# The first install takes a while (see the README): pip prints a line per package it collects and installs.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@echo "paygate: installing dependencies into $(VENV) (first time only; pip shows its progress below)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e ".[dev]"
+	@echo "paygate: dependencies installed"
 	@touch $@
 
 venv: $(STAMP)

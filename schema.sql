@@ -130,6 +130,8 @@ CREATE TABLE IF NOT EXISTS refunds (
 CREATE INDEX IF NOT EXISTS refunds_by_payment ON refunds (payment_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS refunds_by_merchant ON refunds (merchant_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS refunds_pending ON refunds (created_at) WHERE status = 'pending';
+-- A refund's notes (Razorpay's), added later: older refunds have none.
+ALTER TABLE refunds ADD COLUMN IF NOT EXISTS notes jsonb NOT NULL DEFAULT '{}';
 
 -- Async projection: the double-entry book. Each entry's debit lines equal its credit lines in its currency;
 -- an entry's id is derived from (event id, leg), so replaying an event can never post it twice.

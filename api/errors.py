@@ -68,8 +68,8 @@ def describe(err: dict[str, Any]) -> tuple[str, str | None]:
         return (f"{field} is required" if field else "Request body is required"), field
     if kind == "extra_forbidden":
         return f"{field} is not an accepted field", field
-    if kind == "model_attributes_type" or (kind == "dict_type" and not field):
-        return "Request body must be a JSON object", field
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        return (f"{field} must be a JSON object" if field else "Request body must be a JSON object"), field
     msg = str(err.get("msg") or "is invalid")
     given = err.get("input")
     if isinstance(given, str | int) and not isinstance(given, bool) and len(str(given)) >= 3 and str(given) in msg:

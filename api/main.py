@@ -9,7 +9,7 @@ import redis
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from api import errors
+from api import errors, openapi
 from api.auth import Authenticator
 from api.guard import RefuseNul
 from api.ids import now
@@ -53,6 +53,7 @@ def create_app(
     app.state.clock = clock
     app.state.auth = Authenticator()
     errors.install(app)
+    openapi.install(app)
     for router in (
         health.router,
         orders.router,

@@ -1,9 +1,19 @@
 """Request and response schemas: strict types, unknown fields refused (so a typo is an error, not a no-op)."""
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 #: The largest number a body may hold anywhere: what every JSON reader keeps exact (JavaScript's safe integers).
@@ -51,26 +61,52 @@ class Strict(BaseModel):
         return data
 
 
-def _digits_as_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+#: Razorpay's limits on ``notes``: at most 15 keys, each value a string, number or boolean of at most 256
+#: characters, no nesting.
+MAX_NOTES = 15
+MAX_NOTE_LENGTH = 256
 
 
-#: Card fields clients send either as text ("12") or as numbers (12).
-Digits = Annotated[StrictStr, BeforeValidator(_digits_as_text)]
+def _flat_notes(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value  # the type check reports it
+    if len(value) > MAX_NOTES:
+        raise PydanticCustomError("notes", f"notes may have at most {MAX_NOTES} keys")
+    for key, note in value.items():
+        if isinstance(note, dict | list) or note is None:
+            raise PydanticCustomError("notes", "notes values must be a string, number or boolean (no nesting)")
+        if len(key) > MAX_NOTE_LENGTH or len(str(note)) > MAX_NOTE_LENGTH:
+            raise PydanticCustomError("notes", f"notes keys and values must be at most {MAX_NOTE_LENGTH} characters")
+    return value
+
+
+Notes = Annotated[dict[StrictStr, StrictStr | StrictBool | StrictInt | StrictFloat], BeforeValidator(_flat_notes)]
 
 
 class OrderCreate(Strict):
     amount: StrictInt
     currency: StrictStr = "INR"
     receipt: StrictStr | None = Field(default=None, max_length=40)
-    notes: dict[str, Any] = Field(default_factory=dict, max_length=15)
+    notes: Notes = Field(default_factory=dict)
+    #: Razorpay's flag for paying an order in parts; accepted as false (an order here is paid by one payment).
+    partial_payment: StrictBool = False
+
+    @model_validator(mode="after")
+    def _whole(self) -> "OrderCreate":
+        if self.partial_payment:
+            raise PydanticCustomError(
+                "partial_payment", "partial_payment: true is not supported: an order is paid by one payment in full"
+            )
+        return self
 
 
 class CardIn(Strict):
-    number: Digits = Field(max_length=32)
-    expiry_month: Digits = Field(max_length=2)
-    expiry_year: Digits = Field(max_length=4)
-    cvv: Digits = Field(max_length=4)
+    """Every card field is a JSON string, as typed: a number would lose leading zeros and is refused."""
+
+    number: StrictStr = Field(max_length=32)
+    expiry_month: StrictStr = Field(max_length=2)
+    expiry_year: StrictStr = Field(max_length=4)
+    cvv: StrictStr = Field(max_length=4)
     holder_name: StrictStr = Field(max_length=100)
 
 
@@ -87,10 +123,19 @@ class CaptureIn(Strict):
 
 
 class RefundCreate(Strict):
-    """``amount`` left out refunds the whole payment amount (as Razorpay does)."""
+    """``amount`` left out refunds what is left of the payment (all of it, with no refund before)."""
 
     amount: StrictInt | None = None
     reason: StrictStr | None = Field(default=None, max_length=255)
+    notes: Notes = Field(default_factory=dict)
+    #: Razorpay's refund speed; every refund here goes at ``normal`` speed, which is what is recorded.
+    speed: Literal["normal", "optimum"] | None = None
+
+
+class RefundOfPayment(RefundCreate):
+    """``POST /api/v1/refunds``: the payment named in the body."""
+
+    payment_id: StrictStr = Field(max_length=64)
 
 
 # ---------------------------------------------------------------- responses (documentation of the shapes)
@@ -139,6 +184,8 @@ class RefundOut(BaseModel):
     payment_id: str
     amount: int
     reason: str | None
+    notes: dict[str, Any]
+    speed_processed: str
     status: str
     created_at: str
     processed_at: str | None
@@ -219,8 +266,35 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "BAD_REQUEST_ERROR, INVALID_VPA, INVALID_CARD or EXPIRED_CARD"},
-    401: {"model": ErrorOut, "description": "AUTHENTICATION_ERROR"},
-    404: {"model": ErrorOut, "description": "NOT_FOUND_ERROR"},
+#: Each error code and the HTTP status it comes with.
+ERROR_STATUS = {
+    "BAD_REQUEST_ERROR": 400,
+    "INVALID_VPA": 400,
+    "INVALID_CARD": 400,
+    "EXPIRED_CARD": 400,
+    "AUTHENTICATION_ERROR": 401,
+    "NOT_FOUND_ERROR": 404,
+    "CONFLICT_ERROR": 409,
 }
+
+
+def errors(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an operation that answers exactly these error codes."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status = ERROR_STATUS[code]
+        entry = out.setdefault(status, {"model": ErrorOut, "description": ""})
+        entry["description"] = ", ".join(filter(None, (entry["description"], code)))
+    return out
+
+
+#: What every authenticated read answers besides 200 (a malformed query or path is a 400).
+READ = ("BAD_REQUEST_ERROR", "AUTHENTICATION_ERROR")
+#: A public (unauthenticated) read of one object.
+PUBLIC = ("BAD_REQUEST_ERROR", "NOT_FOUND_ERROR")
+#: An authenticated read of one object.
+READ_ONE = (*READ, "NOT_FOUND_ERROR")
+#: An authenticated change of an object: 409 when a competing request or an ``Idempotency-Key`` in flight holds it.
+WRITE = (*READ_ONE, "CONFLICT_ERROR")
+#: The default of a router; operations name their own.
+ERRORS = errors(*WRITE)

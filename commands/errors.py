@@ -23,13 +23,13 @@ class InvalidVpa(DomainError):
 
 
 class InvalidCard(DomainError):
-    """Raised when a card number is not 13–19 digits passing the Luhn check."""
+    """Raised when a card number is not 13–19 digits passing the Luhn check, or its CVV or expiry is malformed."""
 
     code = "INVALID_CARD"
 
 
 class ExpiredCard(DomainError):
-    """Raised when a card's expiry is before the current month, or not a valid month."""
+    """Raised when a card's expiry is before the current month."""
 
     code = "EXPIRED_CARD"
 
@@ -107,3 +107,10 @@ class RefundExceedsAvailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("Refund amount exceeds available amount", field="amount")
+
+
+class FullyRefunded(RefundExceedsAvailable):
+    """Raised when a refund without an amount finds nothing left to refund."""
+
+    def __init__(self) -> None:
+        DomainError.__init__(self, "Payment has been fully refunded already", field="amount")

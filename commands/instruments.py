@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from commands.errors import ExpiredCard, InvalidCard, InvalidVpa, ValidationFailed
 
 _VPA = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
-_SEPARATORS = re.compile(r"[\s-]")
+_SEPARATORS = re.compile(r"[ \t-]")
+#: ASCII digits only: ``str.isdigit`` also takes "²" and "١", which ``int`` then refuses or reads as a digit.
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def ascii_digits(text: str) -> bool:
+    return _DIGITS.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,12 @@ def card_network(digits: str) -> str:
 
 
 def _expiry(month: str, year: str) -> tuple[int, int]:
-    if not (month.isdigit() and year.isdigit()) or len(year) not in (2, 4):
-        raise ExpiredCard("Card expiry is not a valid month", field="card.expiry")
+    """A month that does not exist is an invalid card, not an expired one."""
+    if not (ascii_digits(month) and ascii_digits(year)) or len(year) not in (2, 4):
+        raise InvalidCard("Card expiry is not a valid month", field="card.expiry")
     m, y = int(month), int(year)
     if not 1 <= m <= 12:
-        raise ExpiredCard("Card expiry is not a valid month", field="card.expiry_month")
+        raise InvalidCard("Card expiry month must be 01 to 12", field="card.expiry_month")
     return (2000 + y if len(year) == 2 else y), m
 
 
@@ -80,8 +87,8 @@ def check_card(card: CardDetails | None, *, year: int, month: int) -> CardSummar
 
     Raises:
         ValidationFailed: no card, or a required field is empty.
-        InvalidCard: the number is not 13–19 digits or fails the Luhn check.
-        ExpiredCard: the expiry is malformed or before the current month.
+        InvalidCard: the number is not 13–19 ASCII digits or fails the Luhn check; the CVV or expiry is malformed.
+        ExpiredCard: the expiry is before the current month.
     """
     if card is None:
         raise ValidationFailed("card is required for card payments", field="card")
@@ -89,9 +96,9 @@ def check_card(card: CardDetails | None, *, year: int, month: int) -> CardSummar
         if not str(getattr(card, name)).strip():
             raise ValidationFailed(f"card.{name} is required", field=f"card.{name}")
     digits = _SEPARATORS.sub("", card.number)
-    if not digits.isdigit() or not 13 <= len(digits) <= 19 or not luhn_valid(digits):
+    if not ascii_digits(digits) or not 13 <= len(digits) <= 19 or not luhn_valid(digits):
         raise InvalidCard("Invalid card number", field="card.number")
-    if not (card.cvv.isdigit() and len(card.cvv) in (3, 4)):
+    if not (ascii_digits(card.cvv) and len(card.cvv) in (3, 4)):
         raise InvalidCard("Invalid card CVV", field="card.cvv")
     if _expiry(card.expiry_month.strip(), card.expiry_year.strip()) < (year, month):
         raise ExpiredCard("Card has expired", field="card.expiry")

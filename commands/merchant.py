@@ -1,14 +1,19 @@
 """The merchant aggregate: registration and webhook settings (URL, subscribed events, signing secret)."""
 
+import re
 from dataclasses import dataclass, replace
 from typing import assert_never
 from urllib.parse import urlsplit
 
 from commands.errors import InvalidTransition, ValidationFailed
-from commands.webhook import EVENTS
+from commands.webhook import DEFAULT_EVENTS, EVENTS
 
 #: Longest webhook URL accepted.
 MAX_URL_LENGTH = 2048
+#: Longest merchant name, and the form of an email address (one @, a dot in the domain, no spaces; RFC 5321 length).
+MAX_NAME_LENGTH = 100
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+MAX_EMAIL_LENGTH = 254
 
 # ---------------------------------------------------------------- commands
 
@@ -92,7 +97,7 @@ class ActiveMerchant:
     merchant_id: str
     email: str
     webhook_url: str | None = None
-    webhook_events: tuple[str, ...] = EVENTS
+    webhook_events: tuple[str, ...] = DEFAULT_EVENTS
     webhook_secret: str = ""
 
 
@@ -102,6 +107,13 @@ initial_state: State = NoMerchant()
 
 def stream_id(merchant_id: str) -> str:
     return f"merchant-{merchant_id}"
+
+
+def _check_registration(c: RegisterMerchant) -> None:
+    if not c.name.strip() or len(c.name) > MAX_NAME_LENGTH or not c.name.isprintable():
+        raise ValidationFailed(f"name must be 1 to {MAX_NAME_LENGTH} printable characters", field="name")
+    if len(c.email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(c.email):
+        raise ValidationFailed("email must be an email address such as shop@example.com", field="email")
 
 
 def _check_url(url: str | None) -> None:
@@ -144,6 +156,7 @@ def decide(state: State, command: Command) -> list[Event]:
         case RegisterMerchant(), ActiveMerchant():
             return []  # registering the same merchant again is an idempotent repeat
         case RegisterMerchant() as c, _:  # NoMerchant: the case above took ActiveMerchant
+            _check_registration(c)
             return [
                 MerchantRegistered(
                     merchant_id=c.merchant_id,

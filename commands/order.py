@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
+from commands.currencies import CODES
 from commands.errors import ValidationFailed
 
 #: Smallest order amount in paise (SPEC.md).
@@ -98,8 +99,8 @@ def _check_new(c: CreateOrder) -> None:
         raise ValidationFailed(f"amount must be at least {MIN_AMOUNT}", field="amount")
     if c.amount > min(c.max_amount, MAX_AMOUNT):
         raise ValidationFailed(f"amount must be at most {min(c.max_amount, MAX_AMOUNT)}", field="amount")
-    if not (len(c.currency) == 3 and c.currency.isalpha() and c.currency.isupper()):
-        raise ValidationFailed("currency must be a 3-letter ISO 4217 code", field="currency")
+    if c.currency not in CODES:
+        raise ValidationFailed("currency must be an ISO 4217 code, such as INR", field="currency")
 
 
 def decide(state: State, command: Command) -> list[Event]:

@@ -163,6 +163,11 @@ def _created(c: CreatePayment) -> PaymentCreated:
     if c.order.paid:
         raise OrderAlreadyPaid()
     vpa = network = last4 = None
+    # The fields of the chosen method only: a card sent with a UPI payment is a mistake to report, not to drop.
+    if c.method == "upi" and c.card is not None:
+        raise ValidationFailed("card is not accepted for upi payments", field="card")
+    if c.method == "card" and c.vpa is not None:
+        raise ValidationFailed("vpa is not accepted for card payments", field="vpa")
     if c.method == "upi":
         vpa = check_vpa(c.vpa)
     elif c.method == "card":

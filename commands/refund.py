@@ -6,16 +6,17 @@ never both spend the same money. ``commands.payment`` is the one decider of that
 the refund half of its messages and the pure rules it delegates to.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from commands.errors import InvalidTransition, RefundExceedsAvailable, ValidationFailed
+from commands.errors import FullyRefunded, InvalidTransition, RefundExceedsAvailable, ValidationFailed
 
 # ---------------------------------------------------------------- commands
 
 
 @dataclass(frozen=True)
 class RequestRefund:
-    """Refund ``amount`` (paise) of a payment; ``amount`` None refunds the whole payment amount."""
+    """Refund ``amount`` (paise) of a payment; ``amount`` None refunds what is left of it."""
 
     refund_id: str
     payment_id: str
@@ -23,6 +24,7 @@ class RequestRefund:
     amount: int | None
     reason: str | None
     occurred_at: str
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class RefundRequested:
     currency: str
     reason: str | None
     requested_at: str
+    #: Added later: refunds requested before it have none.
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,17 +97,21 @@ def request(refunds: Refunds, c: RequestRefund, *, payment_amount: int, currency
 
     Raises:
         ValidationFailed: the amount is not positive.
+        FullyRefunded: no amount given and nothing is left to refund.
         RefundExceedsAvailable: more than the payment amount minus its pending and processed refunds.
         InvalidTransition: a refund with this id exists already.
     """
     if find(refunds, c.refund_id) is not None:
         raise InvalidTransition("refund already exists")
-    amount = payment_amount if c.amount is None else c.amount
+    left = payment_amount - committed(refunds)
+    if c.amount is None and left < 1:
+        raise FullyRefunded()
+    amount = left if c.amount is None else c.amount
     if amount < 1:
         raise ValidationFailed("amount must be a positive integer", field="amount")
-    if amount > payment_amount - committed(refunds):
+    if amount > left:
         raise RefundExceedsAvailable()
-    return [RefundRequested(c.refund_id, c.payment_id, merchant_id, amount, currency, c.reason, c.occurred_at)]
+    return [RefundRequested(c.refund_id, c.payment_id, merchant_id, amount, currency, c.reason, c.occurred_at, c.notes)]
 
 
 def process(refunds: Refunds, c: ProcessRefund, *, payment_id: str, merchant_id: str, currency: str) -> list[Event]:

@@ -6,8 +6,8 @@ from typing import assert_never
 
 from commands.errors import InvalidTransition
 
-#: The events merchants may subscribe to (SPEC.md), and the default subscription.
-EVENTS = (
+#: The default subscription of a merchant that never chose its events.
+DEFAULT_EVENTS = (
     "payment.created",
     "payment.pending",
     "payment.success",
@@ -15,12 +15,16 @@ EVENTS = (
     "refund.created",
     "refund.processed",
 )
+#: The events merchants may subscribe to (SPEC.md): Razorpay's capture and paid order are opt-in, so merchants
+#: subscribed by default receive what they always did.
+EVENTS = (*DEFAULT_EVENTS, "payment.captured", "order.paid")
 #: What "send a test event" delivers; it needs no subscription.
 TEST_EVENT = "webhook.test"
 #: Stored event type → the public events it produces.
 SOURCES: dict[str, tuple[str, ...]] = {
     "payment.created.v1": ("payment.created", "payment.pending"),
-    "payment.succeeded.v1": ("payment.success",),
+    "payment.succeeded.v1": ("payment.success", "order.paid"),
+    "payment.captured.v1": ("payment.captured",),
     "payment.failed.v1": ("payment.failed",),
     "refund.requested.v1": ("refund.created",),
     "refund.processed.v1": ("refund.processed",),

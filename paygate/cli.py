@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "rebuild":
                 return asyncio.run(_rebuild(svc.database_url, args.json))
             case "merchant":
-                print(json.dumps(asyncio.run(_create_merchant(settings, svc.database_url, args.name, args.email))))
+                return _merchant_create(settings, svc.database_url, args.name, args.email)
             case "quarantine":
                 return asyncio.run(_quarantine(settings, svc.database_url, svc.redis_url, args))
     return 0
@@ -144,6 +144,21 @@ def _stop_children(children: dict[str, "subprocess.Popen[bytes]"], timeout: floa
         except subprocess.TimeoutExpired:
             c.kill()
             c.wait()
+
+
+def _merchant_create(settings: Settings, database_url: str, name: str, email: str) -> int:
+    """Print the new merchant's credentials; a one-line error and exit 2 for bad input, 1 for a conflict."""
+    from commands.errors import DuplicateMerchant, ValidationFailed
+
+    try:
+        print(json.dumps(asyncio.run(_create_merchant(settings, database_url, name, email))))
+    except ValidationFailed as e:
+        print(f"paygate merchant create: {e.description}", file=sys.stderr)
+        return 2
+    except DuplicateMerchant:
+        print("paygate merchant create: a merchant with this email already exists", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _create_merchant(settings: Settings, database_url: str, name: str, email: str) -> dict[str, str]:

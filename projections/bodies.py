@@ -66,6 +66,9 @@ def refund(row: dict[str, Any]) -> dict[str, Any]:
         "payment_id": row["payment_id"],
         "amount": row["amount"],
         "reason": row["reason"],
+        "notes": row.get("notes") or {},
+        # Every refund goes back at normal speed (Razorpay's ``speed_processed``), whatever was asked.
+        "speed_processed": "normal",
         "status": row["status"],
         "created_at": iso(row["created_at"]),
         "processed_at": iso(row["processed_at"]),

@@ -5,12 +5,13 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from ledger import Recorded
 
 NAME = "refunds"
 
-_COLUMNS = """id, payment_id, merchant_id::text AS merchant_id, amount, currency, reason, status, created_at,
+_COLUMNS = """id, payment_id, merchant_id::text AS merchant_id, amount, currency, reason, notes, status, created_at,
     processed_at"""
 
 
@@ -18,8 +19,8 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
     d = event.data
     if event.type == "refund.requested.v1":
         await conn.execute(
-            """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason, status, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT (id) DO NOTHING""",
+            """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason, notes, status, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT (id) DO NOTHING""",
             (
                 d["refund_id"],
                 d["payment_id"],
@@ -27,6 +28,7 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
                 d["amount"],
                 d["currency"],
                 d["reason"],
+                Jsonb(d.get("notes") or {}),
                 d["requested_at"],
             ),
         )

@@ -40,6 +40,8 @@ def _payment_as_of(e: ledger.Recorded, row: dict[str, Any]) -> dict[str, Any]:
             return as_of | {"status": "pending", "updated_at": _at(d["created_at"])}
         case "payment.succeeded.v1":
             return as_of | {"status": "success", "updated_at": _at(d["decided_at"])}
+        case "payment.captured.v1":
+            return as_of | {"status": "success", "captured": True, "updated_at": _at(d["captured_at"])}
         case _:
             return as_of | {
                 "status": "failed",
@@ -94,7 +96,7 @@ def _owed(e: ledger.Recorded, merchant_id: str, subscribed: list[str], data: dic
             source_event_id=str(e.event_id),
         )
         for name in webhook.SOURCES[e.type]
-        if name in (subscribed or webhook.EVENTS)
+        if name in (subscribed or webhook.DEFAULT_EVENTS)
     ]
 
 

@@ -4,10 +4,10 @@ from fastapi import APIRouter
 
 from api.deps import ConnDep, MerchantDep, PageDep
 from api.responses import JSON, collection
-from api.schemas import ERRORS, BalancesOut, CollectionOut
+from api.schemas import READ, BalancesOut, CollectionOut, errors
 from projections import balances, bodies
 
-router = APIRouter(prefix="/api/v1", tags=["balance"], responses=ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["balance"], responses=errors(*READ))
 
 
 @router.get("/balance", response_model=BalancesOut)

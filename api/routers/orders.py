@@ -7,16 +7,17 @@ from api.auth import Merchant
 from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep, SettingsDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, CollectionOut, OrderCreate, OrderOut, OrderPublicOut
+from api.schemas import PUBLIC, READ, READ_ONE, CollectionOut, OrderCreate, OrderOut, OrderPublicOut, errors
+from api.strictjson import StrictJsonRoute
 from commands import order
 from commands.errors import OrderNotFound
 from commands.handler import Session, handle
 from projections import bodies, orders, payments
 
-router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERRORS)
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"], route_class=StrictJsonRoute)
 
 
-@router.post("", status_code=201, response_model=OrderOut)
+@router.post("", status_code=201, response_model=OrderOut, responses=errors(*READ, "CONFLICT_ERROR"))
 async def create_order(
     body: OrderCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep, settings: SettingsDep
 ) -> Response:
@@ -41,13 +42,13 @@ async def _create_order(body: OrderCreate, merchant: Merchant, session: Session,
     return JSON(bodies.order(row), status_code=201)
 
 
-@router.get("", response_model=CollectionOut)
+@router.get("", response_model=CollectionOut, responses=errors(*READ))
 async def list_orders(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> JSON:
     rows = await orders.page(conn, merchant.id, count=page.count, skip=page.skip)
     return JSON(collection([bodies.order(r) for r in rows]))
 
 
-@router.get("/{order_id}", response_model=OrderOut)
+@router.get("/{order_id}", response_model=OrderOut, responses=errors(*READ_ONE))
 async def get_order(order_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
     row = await orders.get(conn, order_id, merchant.id)
     if row is None:
@@ -55,7 +56,7 @@ async def get_order(order_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON
     return JSON(bodies.order(row))
 
 
-@router.get("/{order_id}/public", response_model=OrderPublicOut)
+@router.get("/{order_id}/public", response_model=OrderPublicOut, responses=errors(*PUBLIC))
 async def get_order_public(order_id: str, conn: ConnDep) -> JSON:
     row = await orders.get(conn, order_id, None)
     if row is None:
@@ -63,7 +64,7 @@ async def get_order_public(order_id: str, conn: ConnDep) -> JSON:
     return JSON(bodies.order_public(row))
 
 
-@router.get("/{order_id}/payments", response_model=CollectionOut)
+@router.get("/{order_id}/payments", response_model=CollectionOut, responses=errors(*READ_ONE))
 async def list_order_payments(
     order_id: str,
     merchant: MerchantDep,

@@ -9,7 +9,8 @@ from starlette.responses import Response
 from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
-from api.schemas import ERRORS, CaptureIn, CollectionOut, PaymentCreate, PaymentOut
+from api.schemas import PUBLIC, READ, READ_ONE, WRITE, CaptureIn, CollectionOut, PaymentCreate, PaymentOut, errors
+from api.strictjson import StrictJsonRoute
 from commands import payment
 from commands.errors import OrderNotFound, PaymentNotFound
 from commands.handler import Session, handle
@@ -20,7 +21,9 @@ from projections import bodies, merchants, payments
 #: The largest `from`/`to` accepted (9999-12-31T23:59:59Z), so a huge number is a 400 and not an overflow.
 LATEST = 253_402_300_799
 
-router = APIRouter(prefix="/api/v1/payments", tags=["payments"], responses=ERRORS)
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"], route_class=StrictJsonRoute)
+#: What creating a payment answers besides 201: the instrument's own codes too.
+INSTRUMENT = ("INVALID_VPA", "INVALID_CARD", "EXPIRED_CARD")
 
 
 async def _create(session: Session, body: PaymentCreate, merchant_id: str | None) -> JSON:
@@ -52,12 +55,14 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
     return JSON(bodies.payment(row, public=merchant_id is None), status_code=201)
 
 
-@router.post("", status_code=201, response_model=PaymentOut)
+@router.post("", status_code=201, response_model=PaymentOut, responses=errors(*WRITE, *INSTRUMENT))
 async def create(body: PaymentCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
     return await idem.once(merchant.id, lambda: _create(session, body, merchant.id))
 
 
-@router.post("/public", status_code=201, response_model=PaymentOut)
+@router.post(
+    "/public", status_code=201, response_model=PaymentOut, responses=errors(*PUBLIC, "CONFLICT_ERROR", *INSTRUMENT)
+)
 async def create_public(body: PaymentCreate, session: SessionDep, idem: IdempotencyDep) -> Response:
     if idem.key is None:
         return await _create(session, body, None)
@@ -66,7 +71,7 @@ async def create_public(body: PaymentCreate, session: SessionDep, idem: Idempote
     return await idem.once(owner, lambda: _create(session, body, None))
 
 
-@router.post("/{payment_id}/capture", response_model=PaymentOut)
+@router.post("/{payment_id}/capture", response_model=PaymentOut, responses=errors(*WRITE))
 async def capture(
     payment_id: str, body: CaptureIn, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep
 ) -> Response:
@@ -81,7 +86,7 @@ async def capture(
     return await idem.once(merchant.id, work)
 
 
-@router.get("", response_model=CollectionOut)
+@router.get("", response_model=CollectionOut, responses=errors(*READ))
 async def list_payments(
     merchant: MerchantDep,
     conn: ConnDep,
@@ -104,7 +109,7 @@ async def list_payments(
     return JSON(collection([bodies.payment(r) for r in rows]))
 
 
-@router.get("/{payment_id}", response_model=PaymentOut)
+@router.get("/{payment_id}", response_model=PaymentOut, responses=errors(*READ_ONE))
 async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
     row = await payments.get(conn, payment_id, merchant.id)
     if row is None:
@@ -112,7 +117,7 @@ async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep) -> 
     return JSON(bodies.payment(row))
 
 
-@router.get("/{payment_id}/public", response_model=PaymentOut)
+@router.get("/{payment_id}/public", response_model=PaymentOut, responses=errors(*PUBLIC))
 async def get_payment_public(payment_id: str, conn: ConnDep) -> JSON:
     row = await payments.get(conn, payment_id, None)
     if row is None:

@@ -12,21 +12,25 @@ from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
 from api.ids import now, stamp
 from api.responses import JSON
 from api.schemas import (
-    ERRORS,
     MAX_SKIP,
+    READ,
+    READ_ONE,
+    WRITE,
     WebhookConfigIn,
     WebhookConfigOut,
     WebhookLogDetailOut,
     WebhookLogsOut,
     WebhookRetryOut,
+    errors,
 )
+from api.strictjson import StrictJsonRoute
 from commands import merchant as merchants_agg
 from commands import webhook
 from commands.errors import ValidationFailed, WebhookNotFound
 from commands.handler import Session, handle
 from projections import bodies, merchants, webhook_logs
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=ERRORS)
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=StrictJsonRoute)
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -42,7 +46,7 @@ async def _config(session: Session, merchant_id: str) -> JSON:
     return JSON(
         {
             "url": row["webhook_url"],
-            "events": list(row["webhook_events"] or webhook.EVENTS),
+            "events": list(row["webhook_events"] or webhook.DEFAULT_EVENTS),
             "secret": row["webhook_secret"],
         }
     )
@@ -54,25 +58,25 @@ async def _change(session: Session, merchant_id: str, command: Any) -> JSON:
     return await _config(session, merchant_id)
 
 
-@router.get("/config", response_model=WebhookConfigOut)
+@router.get("/config", response_model=WebhookConfigOut, responses=errors(*READ))
 async def get_config(merchant: MerchantDep, session: SessionDep) -> JSON:
     return await _config(session, merchant.id)
 
 
-@router.put("/config", response_model=WebhookConfigOut)
+@router.put("/config", response_model=WebhookConfigOut, responses=errors(*READ, "CONFLICT_ERROR"))
 async def put_config(body: WebhookConfigIn, merchant: MerchantDep, session: SessionDep) -> JSON:
     events = None if body.events is None else tuple(body.events)
     command = merchants_agg.ConfigureWebhook(merchant.id, body.url, events, stamp(now()))
     return await _change(session, merchant.id, command)
 
 
-@router.post("/config/secret", response_model=WebhookConfigOut)
+@router.post("/config/secret", response_model=WebhookConfigOut, responses=errors(*READ, "CONFLICT_ERROR"))
 async def rotate_secret(merchant: MerchantDep, session: SessionDep) -> JSON:
     command = merchants_agg.RotateWebhookSecret(merchant.id, new_secret(), stamp(now()))
     return await _change(session, merchant.id, command)
 
 
-@router.post("/test", status_code=201)
+@router.post("/test", status_code=201, responses=errors(*READ, "CONFLICT_ERROR"))
 async def send_test(merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
     async def work() -> Response:
         config = await merchants.webhook_config(session.conn, merchant.id)
@@ -94,7 +98,7 @@ async def send_test(merchant: MerchantDep, session: SessionDep, idem: Idempotenc
     return await idem.once(merchant.id, work)
 
 
-@router.get("", response_model=WebhookLogsOut)
+@router.get("", response_model=WebhookLogsOut, responses=errors(*READ))
 async def list_webhooks(
     merchant: MerchantDep,
     conn: ConnDep,
@@ -116,12 +120,12 @@ async def _log(conn: Any, webhook_id: str, merchant_id: str) -> dict[str, Any]:
     return row
 
 
-@router.get("/{webhook_id}", response_model=WebhookLogDetailOut)
+@router.get("/{webhook_id}", response_model=WebhookLogDetailOut, responses=errors(*READ_ONE))
 async def get_webhook(webhook_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
     return JSON(bodies.webhook_log_detail(await _log(conn, webhook_id, merchant.id)))
 
 
-@router.post("/{webhook_id}/retry", response_model=WebhookRetryOut)
+@router.post("/{webhook_id}/retry", response_model=WebhookRetryOut, responses=errors(*WRITE))
 async def retry_webhook(webhook_id: str, merchant: MerchantDep, session: SessionDep) -> JSON:
     await _log(session.conn, webhook_id, merchant.id)
     session.metadata["merchant_id"] = merchant.id

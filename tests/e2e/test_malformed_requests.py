@@ -192,3 +192,115 @@ def test_nothing_malformed_left_a_trace(client: httpx.Client, order_id: str) -> 
     """The order the malformed payments named is still unpaid and without payments."""
     assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "created"
     assert client.get(f"/api/v1/orders/{order_id}/payments").json()["count"] == 0
+
+
+# ---------------------------------------------------------------- errors that say what is wrong (issue 13)
+
+
+def error_of(r: httpx.Response, status: int = 400) -> dict[str, Any]:
+    assert r.status_code == status, (r.status_code, r.text)
+    error: dict[str, Any] = r.json()["error"]
+    return error
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
+def test_valid_json_with_the_wrong_content_type_is_told_so(client: httpx.Client, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = client.build_request("POST", "/api/v1/orders", content=b'{"amount": 500}', headers=headers)
+    assert request.headers.get("Content-Type") == content_type  # httpx adds none for raw bytes
+    error = error_of(client.send(request))
+    assert error == {"code": "BAD_REQUEST_ERROR", "description": "Content-Type must be application/json"}
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_accepted(client: httpx.Client) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        r = client.post("/api/v1/orders", content=b'{"amount": 500}', headers={"Content-Type": content_type})
+        assert r.status_code == 201, r.text
+
+
+def test_a_card_that_is_not_an_object_is_told_so(client: httpx.Client, order_id: str) -> None:
+    for card in ("4111111111111111", ["4111111111111111"]):
+        r = client.post("/api/v1/payments", json={"order_id": order_id, "method": "card", "card": card})
+        assert error_of(r)["description"] == "card must be a JSON object"
+
+
+@pytest.mark.parametrize("month", ["13", "00"])
+def test_a_month_that_does_not_exist_is_an_invalid_card(client: httpx.Client, order_id: str, month: str) -> None:
+    card = {**CARD, "expiry_month": month}
+    r = client.post("/api/v1/payments", json={"order_id": order_id, "method": "card", "card": card})
+    assert error_of(r)["code"] == "INVALID_CARD"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expiry_year", "203²"),
+        ("expiry_month", "1²"),
+        ("number", "411111111111111²"),
+        ("number", "٤١١١١١١١١١١١١١١١"),
+        ("cvv", "١٢٣"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/payments", "/api/v1/payments/public"])
+def test_digits_are_ascii_digits_only(client: httpx.Client, order_id: str, path: str, field: str, value: str) -> None:
+    r = client.post(path, json={"order_id": order_id, "method": "card", "card": {**CARD, field: value}})
+    assert error_of(r)["code"] == "INVALID_CARD"
+
+
+@pytest.mark.parametrize("field", ["number", "expiry_month", "expiry_year", "cvv"])
+def test_card_fields_are_json_strings(client: httpx.Client, order_id: str, field: str) -> None:
+    card = {**CARD, field: int(CARD[field])}
+    r = client.post("/api/v1/payments", json={"order_id": order_id, "method": "card", "card": card})
+    error = error_of(r)
+    assert (error["code"], error["field"]) == ("BAD_REQUEST_ERROR", f"card.{field}")
+
+
+def test_a_upi_payment_carrying_a_card_is_refused_naming_the_field(client: httpx.Client, order_id: str) -> None:
+    r = client.post("/api/v1/payments", json={"order_id": order_id, "method": "upi", "vpa": "a@okbank", "card": CARD})
+    assert error_of(r) == {
+        "code": "BAD_REQUEST_ERROR",
+        "description": "card is not accepted for upi payments",
+        "field": "card",
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"amount": 500, "amount": 700}', '{"amount": 500, "notes": {"a": "1", "a": "2"}}'],
+)
+def test_a_key_given_twice_is_refused(client: httpx.Client, content: str) -> None:
+    r = client.post("/api/v1/orders", **raw(content))
+    assert error_of(r) == {"code": "BAD_REQUEST_ERROR", "description": "Request body must not repeat a key"}
+
+
+@pytest.mark.parametrize(
+    ("notes", "description"),
+    [
+        ({f"k{i}": "v" for i in range(16)}, "notes: notes may have at most 15 keys"),
+        ({"k": {"deep": "x"}}, "notes: notes values must be a string, number or boolean (no nesting)"),
+        ({"k": ["x"]}, "notes: notes values must be a string, number or boolean (no nesting)"),
+        ({"k": None}, "notes: notes values must be a string, number or boolean (no nesting)"),
+        ({"k": "x" * 257}, "notes: notes keys and values must be at most 256 characters"),
+    ],
+)
+def test_notes_keep_razorpays_limits(client: httpx.Client, notes: dict[str, Any], description: str) -> None:
+    assert error_of(client.post("/api/v1/orders", json={"amount": 500, "notes": notes}))["description"] == description
+
+
+def test_notes_at_the_limits_are_accepted(client: httpx.Client) -> None:
+    notes: dict[str, Any] = {f"k{i}": "v" * 256 for i in range(13)} | {"n": 1.5, "b": True}
+    r = client.post("/api/v1/orders", json={"amount": 500, "notes": notes, "receipt": "r" * 40})
+    assert r.status_code == 201, r.text
+    assert r.json()["notes"] == notes
+
+
+def test_a_currency_outside_iso_4217_is_refused(client: httpx.Client) -> None:
+    error = error_of(client.post("/api/v1/orders", json={"amount": 500, "currency": "XYZ"}))
+    assert error["field"] == "currency" and "ISO 4217" in error["description"]
+    assert client.post("/api/v1/orders", json={"amount": 500, "currency": "USD"}).status_code == 201
+
+
+def test_partial_payment_is_refused_naming_the_field_when_true(client: httpx.Client) -> None:
+    assert client.post("/api/v1/orders", json={"amount": 500, "partial_payment": False}).status_code == 201
+    error = error_of(client.post("/api/v1/orders", json={"amount": 500, "partial_payment": True}))
+    assert error["description"].startswith("partial_payment: true is not supported")

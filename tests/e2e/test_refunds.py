@@ -10,7 +10,17 @@ import httpx
 import pytest
 from payflow import AUTH, events_of, merchant_client, paid_payment, refund_status
 
-REFUND_KEYS = {"id", "payment_id", "amount", "reason", "status", "created_at", "processed_at"}
+REFUND_KEYS = {
+    "id",
+    "payment_id",
+    "amount",
+    "reason",
+    "notes",
+    "speed_processed",
+    "status",
+    "created_at",
+    "processed_at",
+}
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
@@ -167,7 +177,8 @@ MALFORMED: list[tuple[str, Any]] = [
     ("amount as object", {"amount": {"value": 100}}),
     ("reason not text", {"amount": 100, "reason": 5}),
     ("reason too long", {"amount": 100, "reason": "x" * 256}),
-    ("unknown field", {"amount": 100, "speed": "optimum"}),
+    ("unknown field", {"amount": 100, "colour": "red"}),
+    ("unknown speed", {"amount": 100, "speed": "instant"}),
     ("array body", [100]),
     ("text body", "100"),
 ]

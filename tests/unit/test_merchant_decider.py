@@ -104,6 +104,30 @@ def test_webhook_settings_of_an_unknown_merchant_are_refused() -> None:
 
 
 def webhook_events() -> tuple[str, ...]:
-    from commands.webhook import EVENTS
+    from commands.webhook import DEFAULT_EVENTS
 
-    return EVENTS
+    return DEFAULT_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", ""),
+        ("name", "   "),
+        ("name", "x" * 101),
+        ("email", "notanemail"),
+        ("email", "a@b"),
+        ("email", "a b@c.d"),
+    ],
+)
+def test_a_merchant_needs_a_name_and_an_email_address(field: str, value: str) -> None:
+    import dataclasses
+
+    error = given(merchant).when(dataclasses.replace(REGISTER, **{field: value})).raises(ValidationFailed)
+    assert error.field == field
+
+
+def test_payment_captured_and_order_paid_may_be_subscribed_to() -> None:
+    command = merchant.ConfigureWebhook(REGISTER.merchant_id, "https://e.com/h", ("order.paid", "payment.captured"), AT)
+    [event] = given(merchant, REGISTERED).when(command).decided()
+    assert event.events == ("payment.captured", "order.paid")

@@ -1,5 +1,6 @@
 """Capture and refunds in the payment's own stream: who may, when, how much, and each refund processed once."""
 
+import dataclasses
 import functools
 
 import pytest
@@ -88,6 +89,23 @@ class TestRequestRefund:
 
     def test_without_an_amount_the_whole_payment_is_refunded(self) -> None:
         given(payment, CREATED, SUCCEEDED).when(ask("rfnd_1", None)).then(requested("rfnd_1", 50000))
+
+    def test_without_an_amount_after_a_partial_refund_what_is_left_is_refunded(self) -> None:
+        past = (CREATED, SUCCEEDED, requested("rfnd_1", 20000), processed("rfnd_1", 20000), requested("rfnd_2", 5000))
+        given(payment, *past).when(ask("rfnd_3", None)).then(requested("rfnd_3", 25000))
+
+    def test_without_an_amount_a_fully_refunded_payment_says_so(self) -> None:
+        error = (
+            given(payment, CREATED, SUCCEEDED, requested("rfnd_1", 50000))
+            .when(ask("rfnd_2", None))
+            .raises(RefundExceedsAvailable)
+        )
+        assert error.description == "Payment has been fully refunded already"
+
+    def test_a_refund_keeps_its_notes(self) -> None:
+        command = dataclasses.replace(ask("rfnd_1", 100), notes={"ticket": "T-1"})
+        [event] = given(payment, CREATED, SUCCEEDED).when(command).decided()
+        assert event.notes == {"ticket": "T-1"}
 
     def test_a_captured_payment_is_refundable_too(self) -> None:
         given(payment, CREATED, SUCCEEDED, CAPTURED).when(ask("rfnd_1", 100)).then(requested("rfnd_1", 100))

@@ -202,12 +202,31 @@ class TestCardExpiry:
         given(payment).when(command).raises(ExpiredCard)
 
     @pytest.mark.parametrize("month", ["0", "00", "13", "99", "-1", "ab"])
-    def test_a_month_outside_1_to_12_is_refused(self, month: str) -> None:
-        given(payment).when(card_payment(month=month)).raises(ExpiredCard)
+    def test_a_month_outside_1_to_12_is_an_invalid_card_not_an_expired_one(self, month: str) -> None:
+        error = given(payment).when(card_payment(month=month)).raises(InvalidCard)
+        assert error.code == "INVALID_CARD"
 
     @pytest.mark.parametrize("year", ["1", "203", "20301", "2O30"])
-    def test_a_year_that_is_not_2_or_4_digits_is_refused(self, year: str) -> None:
-        given(payment).when(card_payment(year=year)).raises(ExpiredCard)
+    def test_a_year_that_is_not_2_or_4_digits_is_an_invalid_card(self, year: str) -> None:
+        given(payment).when(card_payment(year=year)).raises(InvalidCard)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("year", "203²"),
+            ("year", "٢٠٣٠"),
+            ("month", "١٢"),
+            ("month", "1²"),
+            ("number", "411111111111111²"),
+            ("number", "٤١١١١١١١١١١١١١١١"),
+            ("number", "４１１１１１１１１１１１１１１１"),
+            ("cvv", "١٢٣"),
+            ("cvv", "12³"),
+        ],
+    )
+    def test_only_ascii_digits_count_as_digits(self, field: str, value: str) -> None:
+        error = given(payment).when(card_payment(**{field: value})).raises(InvalidCard)
+        assert error.code == "INVALID_CARD"
 
 
 class TestCardFields:
@@ -272,3 +291,13 @@ class TestDecidePayment:
         assert not payment.is_terminal(pending)
         assert not payment.is_terminal(payment.evolve(pending, SUCCEEDED))
         assert payment.is_terminal(payment.evolve(pending, FAILED))
+
+
+class TestFieldsOfTheChosenMethodOnly:
+    def test_a_upi_payment_carrying_a_card_is_refused_naming_the_field(self) -> None:
+        error = given(payment).when(create("upi", card=card())).raises(ValidationFailed)
+        assert (error.field, error.description) == ("card", "card is not accepted for upi payments")
+
+    def test_a_card_payment_carrying_a_vpa_is_refused_naming_the_field(self) -> None:
+        error = given(payment).when(create("card", card=card(), vpa="payer@okbank")).raises(ValidationFailed)
+        assert (error.field, error.description) == ("vpa", "vpa is not accepted for card payments")
