@@ -229,7 +229,9 @@ class Recorder:
     def __init__(self, runtime: Runtime, writers: int = 2, batch: int = 200) -> None:
         self.runtime = runtime
         self.batch = batch
-        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        # Outcomes before starts: a POST that arrived is at risk of being sent again until its outcome commits.
+        self.queue: asyncio.PriorityQueue[tuple[int, int, Item]] = asyncio.PriorityQueue()
+        self._order = itertools.count()
         self._writers = [asyncio.create_task(self._write_forever()) for _ in range(writers)]
 
     async def start(
@@ -245,14 +247,20 @@ class Recorder:
 
     async def _submit(self, state: webhook.Pending, version: int, command: Command) -> Any:
         done = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((state, version, command, done))
+        first = 0 if isinstance(command, webhook.RecordAttempt) else 1
+        self.queue.put_nowait((first, next(self._order), (state, version, command, done)))
         return await done
 
     async def _write_forever(self) -> None:
         while True:
-            items = [await self.queue.get()]
+            rank, _, item = await self.queue.get()
+            items = [item]
             while len(items) < self.batch and not self.queue.empty():
-                items.append(self.queue.get_nowait())
+                entry = self.queue.get_nowait()
+                if entry[0] != rank:  # a start waiting behind outcomes: it goes in the next batch
+                    self.queue.put_nowait(entry)
+                    break
+                items.append(entry[2])
             results: list[Any] = []
             try:
                 results = await self._write(items)

@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from gatekit import free_port, poll  # noqa: E402
-from payflow import isolated_gateway, merchant_client  # noqa: E402
-from webhooklab import receiver  # noqa: E402
+from gatekit import free_port, poll
+from payflow import isolated_gateway, merchant_client
+from webhooklab import receiver
 
 pytestmark = pytest.mark.slow
 

@@ -81,7 +81,8 @@ def test_metadata_stays_refused_even_when_private_networks_are_allowed(url: str)
 
 
 @pytest.mark.parametrize(
-    "url", ["http://user:pass@example.com/", "https://user@example.com/", "http://:pw@example.com/", "http://a@8.8.8.8/"]
+    "url",
+    ["http://user:pass@example.com/", "https://user@example.com/", "http://:pw@example.com/", "http://a@8.8.8.8/"],
 )
 def test_credentials_are_refused_whatever_the_policy(url: str) -> None:
     with pytest.raises(targets.Refused, match="credentials"):
