@@ -76,7 +76,7 @@ class Courier:
         self._hosts: dict[str, _Host] = {}
         self._busy: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recorder: Recorder | None = None
+        self._recorders: dict[str, Recorder] = {}
 
     def client(self) -> http.Client:
         if self._client is None:
@@ -142,10 +142,12 @@ class Courier:
         except Exception:  # the attempt stays due in the database: the scheduler re-drives it
             log.exception("webhook.delivery_failed", delivery_id=delivery.delivery_id)
 
-    def recorder(self, runtime: Runtime) -> "Recorder":
-        if self._recorder is None:
-            self._recorder = Recorder(runtime)
-        return self._recorder
+    def recorder(self, runtime: Runtime, kind: str = "outcomes") -> "Recorder":
+        """The recorder of starts or of outcomes: apart, so an outcome never waits behind starts being written
+        (until it commits, a POST that arrived is at risk of being sent again)."""
+        if kind not in self._recorders:
+            self._recorders[kind] = Recorder(runtime)
+        return self._recorders[kind]
 
     async def _attempt(
         self, runtime: Runtime, state: webhook.Pending, version: int, url_hint: str | None
@@ -164,7 +166,7 @@ class Courier:
                 start = webhook.StartAttempt(
                     state.attempts + 1, stamp(datetime.now(UTC)), float(self.settings.webhook_redrive_s)
                 )
-                started = await self.recorder(runtime).start(state, version, start)
+                started = await self.recorder(runtime, "starts").start(state, version, start)
                 if started is None:
                     return None
                 url, secret, version = started
@@ -229,9 +231,7 @@ class Recorder:
     def __init__(self, runtime: Runtime, writers: int = 2, batch: int = 200) -> None:
         self.runtime = runtime
         self.batch = batch
-        # Outcomes before starts: a POST that arrived is at risk of being sent again until its outcome commits.
-        self.queue: asyncio.PriorityQueue[tuple[int, int, Item]] = asyncio.PriorityQueue()
-        self._order = itertools.count()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self._writers = [asyncio.create_task(self._write_forever()) for _ in range(writers)]
 
     async def start(
@@ -247,20 +247,14 @@ class Recorder:
 
     async def _submit(self, state: webhook.Pending, version: int, command: Command) -> Any:
         done = asyncio.get_running_loop().create_future()
-        first = 0 if isinstance(command, webhook.RecordAttempt) else 1
-        self.queue.put_nowait((first, next(self._order), (state, version, command, done)))
+        self.queue.put_nowait((state, version, command, done))
         return await done
 
     async def _write_forever(self) -> None:
         while True:
-            rank, _, item = await self.queue.get()
-            items = [item]
+            items = [await self.queue.get()]
             while len(items) < self.batch and not self.queue.empty():
-                entry = self.queue.get_nowait()
-                if entry[0] != rank:  # a start waiting behind outcomes: it goes in the next batch
-                    self.queue.put_nowait(entry)
-                    break
-                items.append(entry[2])
+                items.append(self.queue.get_nowait())
             results: list[Any] = []
             try:
                 results = await self._write(items)
