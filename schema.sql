@@ -250,6 +250,8 @@ CREATE TABLE IF NOT EXISTS webhook_logs (
 );
 CREATE INDEX IF NOT EXISTS webhook_logs_by_merchant ON webhook_logs (merchant_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS webhook_logs_due ON webhook_logs (next_retry_at, id) WHERE status = 'pending';
+-- When the attempt in flight started (NULL: none is): a redrive waits for it (webhook.attempt_started.v1).
+ALTER TABLE webhook_logs ADD COLUMN IF NOT EXISTS attempt_started_at timestamptz;
 
 -- ---------------------------------------------------------------- schema bookkeeping
 -- Digests of schema.sql texts already applied: processes skip an unchanged schema at start-up.

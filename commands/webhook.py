@@ -1,6 +1,6 @@
 """The webhook delivery aggregate: scheduled once with fixed bytes, attempted at most five times, retried on demand."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -64,11 +64,21 @@ class RecordAttempt:
 
 
 @dataclass(frozen=True)
+class StartAttempt:
+    """Mark the next attempt in flight just before its POST. While one started less than ``in_flight_s`` ago
+    is unrecorded, nothing happens: a redrive then sends nothing more; after that it is deemed lost."""
+
+    attempt: int
+    occurred_at: str
+    in_flight_s: float
+
+
+@dataclass(frozen=True)
 class RequestRetry:
     occurred_at: str
 
 
-Command = ScheduleWebhook | RecordAttempt | RequestRetry
+Command = ScheduleWebhook | StartAttempt | RecordAttempt | RequestRetry
 
 # ---------------------------------------------------------------- events
 
@@ -82,6 +92,14 @@ class WebhookScheduled:
     body: str
     source_event_id: str | None
     scheduled_at: str
+
+
+@dataclass(frozen=True)
+class WebhookAttemptStarted:
+    TYPE = "webhook.attempt_started.v1"
+    delivery_id: str
+    attempt: int
+    started_at: str
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,14 @@ class WebhookRetryRequested:
     requested_at: str
 
 
-Event = WebhookScheduled | WebhookAttempted | WebhookDelivered | WebhookFailed | WebhookRetryRequested
+Event = (
+    WebhookScheduled
+    | WebhookAttemptStarted
+    | WebhookAttempted
+    | WebhookDelivered
+    | WebhookFailed
+    | WebhookRetryRequested
+)
 
 # ---------------------------------------------------------------- states
 
@@ -145,6 +170,8 @@ class Pending:
     delivery: Delivery
     attempts: int
     due_at: str
+    #: When the attempt now in flight started (None: none is).
+    started_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,9 +199,21 @@ def succeeded(response_code: int | None) -> bool:
     return response_code is not None and 200 <= response_code < 300
 
 
-def _later(at: str, seconds: int) -> str:
-    when = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+def _parse(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
+def _later(at: str, seconds: float) -> str:
+    when = _parse(at) + timedelta(seconds=seconds)
     return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _started(p: Pending, c: StartAttempt) -> list[Event]:
+    if c.attempt != p.attempts + 1:
+        raise InvalidTransition(f"attempt {c.attempt} is stale: {p.attempts} recorded")
+    if p.started_at is not None and _parse(c.occurred_at) < _parse(p.started_at) + timedelta(seconds=c.in_flight_s):
+        return []  # one is in flight: sending again now would only duplicate it
+    return [WebhookAttemptStarted(p.delivery.delivery_id, c.attempt, c.occurred_at)]
 
 
 def _attempted(p: Pending, c: RecordAttempt) -> list[Event]:
@@ -201,6 +240,10 @@ def decide(state: State, command: Command) -> list[Event]:
             if not isinstance(state, NoDelivery):
                 return []  # scheduled already: a redispatched event owes nothing more
             return [WebhookScheduled(c.delivery_id, c.merchant_id, c.event, c.body, c.source_event_id, c.occurred_at)]
+        case StartAttempt() as c:
+            if isinstance(state, NoDelivery):
+                raise InvalidTransition("webhook delivery does not exist")
+            return _started(state, c) if isinstance(state, Pending) else []
         case RecordAttempt() as c:
             if isinstance(state, NoDelivery):
                 raise InvalidTransition("webhook delivery does not exist")
@@ -219,6 +262,8 @@ def evolve(state: State, event: Event) -> State:
     match event:
         case WebhookScheduled() as e:
             return Pending(Delivery(e.delivery_id, e.merchant_id, e.event, e.body), 0, e.scheduled_at)
+        case WebhookAttemptStarted() as e:
+            return replace(state, started_at=e.started_at) if isinstance(state, Pending) else state
         case WebhookAttempted() as e:
             if isinstance(state, Pending):
                 return Pending(state.delivery, e.attempt, e.next_retry_at or state.due_at)

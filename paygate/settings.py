@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     port: int = 8000
     data_dir: Path = Path(".data")
+    paygate_env: Literal["development", "production"] = "development"
 
     test_mode: bool = False
     test_payment_success: bool = True
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
     webhook_host_backlog: int = Field(default=2000, ge=1)
     #: Seconds after which an attempt that was due but never recorded (lost message, killed worker) is re-driven.
     webhook_redrive_s: float = Field(default=15.0, gt=0)
+    #: Webhooks to loopback, private, link-local and reserved addresses (unset: allowed only in test mode).
+    webhook_allow_private_networks: bool | None = None
 
     # ---- request limits and the order cap (security, issue 7)
     #: Largest order amount in paise (₹10 crore by default; commands/order.py says why), at most 2**53 - 1.
@@ -71,6 +75,11 @@ class Settings(BaseSettings):
         if self.refund_delay_min > self.refund_delay_max:
             raise ValueError("REFUND_DELAY_MIN must not exceed REFUND_DELAY_MAX")
         return self
+
+    @property
+    def allow_private_networks(self) -> bool:
+        """Whether webhooks may reach inward addresses: WEBHOOK_ALLOW_PRIVATE_NETWORKS, by default TEST_MODE."""
+        return self.test_mode if self.webhook_allow_private_networks is None else self.webhook_allow_private_networks
 
     @property
     def max_payment_delay_ms(self) -> int:

@@ -35,10 +35,16 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
                     d["scheduled_at"],
                 ),
             )
+        case "webhook.attempt_started.v1":
+            await conn.execute(
+                "UPDATE webhook_logs SET attempt_started_at = %s, version = %s WHERE id = %s",
+                (d["started_at"], v, d["delivery_id"]),
+            )
         case "webhook.attempted.v1":
             await conn.execute(
                 """UPDATE webhook_logs SET attempts = %s, last_attempt_at = %s, response_code = %s,
-                       response_body = %s, last_error = %s, next_retry_at = %s, version = %s, updated_at = %s
+                       response_body = %s, last_error = %s, next_retry_at = %s, version = %s, updated_at = %s,
+                       attempt_started_at = NULL
                    WHERE id = %s""",
                 (
                     d["attempt"],
@@ -61,7 +67,7 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
         case "webhook.retry_requested.v1":
             await conn.execute(
                 """UPDATE webhook_logs SET status = 'pending', attempts = 0, next_retry_at = %s, version = %s,
-                       updated_at = %s WHERE id = %s""",
+                       updated_at = %s, attempt_started_at = NULL WHERE id = %s""",
                 (d["requested_at"], v, d["requested_at"], d["delivery_id"]),
             )
 
@@ -103,13 +109,15 @@ async def due(
     (due time, id) ``after``.
 
     A first attempt (attempts = 0) is the dispatcher's to enqueue; it counts as due here only ``grace_s``
-    after its time, when the dispatcher's message was evidently lost.
+    after its time (its scheduling), when the dispatcher's message was evidently lost. An attempt in flight
+    (started, not yet recorded) counts only ``grace_s`` after it started, when its worker evidently died.
     """
     since, since_id = after or (datetime.min.replace(tzinfo=now.tzinfo), "00000000-0000-0000-0000-000000000000")
     cur = await conn.execute(
         """SELECT id::text, version, next_retry_at FROM webhook_logs
            WHERE status = 'pending' AND next_retry_at <= %(now)s AND (next_retry_at, id) > (%(since)s, %(id)s::uuid)
              AND (attempts > 0 OR next_retry_at <= %(now)s - make_interval(secs => %(grace)s))
+             AND (attempt_started_at IS NULL OR attempt_started_at <= %(now)s - make_interval(secs => %(grace)s))
            ORDER BY next_retry_at, id LIMIT %(limit)s""",
         {"now": now, "grace": grace_s, "since": since, "id": since_id, "limit": limit},
     )
@@ -127,13 +135,21 @@ async def next_due(conn: psycopg.AsyncConnection[Any], now: datetime) -> datetim
 
 async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -> list[dict[str, Any]]:
     """What attempting these deliveries needs, in one query: each row's state and stream version, and its
-    merchant's current URL and secret (a rotated secret or a changed URL applies to the next attempt)."""
+    merchant's URL as it is now (only to pick the host's queue: the POST reads URL and secret again)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
-                      l.next_retry_at, l.version, m.webhook_url, m.webhook_secret
+                      l.next_retry_at, l.attempt_started_at, l.version, m.webhook_url
                FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
                WHERE l.id = ANY(%s::uuid[])""",
             (delivery_ids,),
         )
         return await cur.fetchall()
+
+
+async def endpoints(conn: psycopg.AsyncConnection[Any], merchant_ids: list[str]) -> dict[str, tuple[str | None, str]]:
+    """Each merchant's webhook URL and secret as they are now, read at the moment of an attempt."""
+    cur = await conn.execute(
+        "SELECT id::text, webhook_url, webhook_secret FROM merchants WHERE id = ANY(%s::uuid[])", (merchant_ids,)
+    )
+    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}

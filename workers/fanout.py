@@ -6,7 +6,7 @@ the read rows as they stood at that event, and every attempt sends exactly these
 """
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -85,14 +85,14 @@ async def _data(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recorded
     return out
 
 
-def _owed(e: ledger.Recorded, merchant_id: str, subscribed: list[str], data: dict[str, Any]) -> list[Any]:
+def _owed(e: ledger.Recorded, merchant_id: str, subscribed: list[str], data: dict[str, Any], at: str) -> list[Any]:
     return [
         webhook.ScheduleWebhook(
             delivery_id=delivery_id(e.event_id, merchant_id, name),
             merchant_id=merchant_id,
             event=name,
             body=bodies.webhook_envelope(name, int(e.recorded_at.timestamp()), data),
-            occurred_at=e.recorded_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            occurred_at=at,
             source_event_id=str(e.event_id),
         )
         for name in webhook.SOURCES[e.type]
@@ -110,11 +110,14 @@ async def schedule(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recor
     if not sourced:
         return []
     data = await _data(conn, sourced)
+    # Scheduled now, not at the source event: the first attempt's redrive grace counts from here, so a
+    # dispatcher that was down for a while does not make its own fresh messages look lost.
+    at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     owed = [
         (e, command)
         for e in sourced
         if e.event_id in data
-        for command in _owed(e, e.data["merchant_id"], configs[e.data["merchant_id"]][1], data[e.event_id])
+        for command in _owed(e, e.data["merchant_id"], configs[e.data["merchant_id"]][1], data[e.event_id], at)
     ]
     new: list[str] = []
     async with conn.transaction():

@@ -10,6 +10,7 @@ followed, nothing comes from the environment (no proxies), TLS uses the system's
 import asyncio
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +21,8 @@ IDLE_S = 30.0
 
 Origin = tuple[str, str, int]
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+#: (host, port) → the addresses to connect to, in order; it may raise to refuse the host.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class HTTPError(Exception):
@@ -54,10 +57,15 @@ class _Answer:
 
 
 class Client:
-    """POSTs with kept-alive connections, at most ``keep`` idle ones per origin."""
+    """POSTs with kept-alive connections, at most ``keep`` idle ones per origin.
 
-    def __init__(self, *, keep: int, excerpt_bytes: int, user_agent: str) -> None:
+    With a ``resolve``, each new connection goes to an address it returned (the host stays in the Host header
+    and the TLS server name), so what it checked is what is reached; a kept-alive connection was checked so.
+    """
+
+    def __init__(self, *, keep: int, excerpt_bytes: int, user_agent: str, resolve: Resolver | None = None) -> None:
         self.keep = keep
+        self.resolve = resolve
         self.excerpt_bytes = excerpt_bytes
         self.user_agent = user_agent
         self._idle: dict[Origin, list[tuple[float, Connection]]] = {}
@@ -94,11 +102,18 @@ class Client:
                 reused, conn = False, None  # the server closed it while idle: once more on a new one
 
     async def _connect(self, host: str, port: int, https: bool) -> Connection:
-        if not https:
-            return await asyncio.open_connection(host, port)
-        if self._tls is None:
+        if https and self._tls is None:
             self._tls = ssl.create_default_context()
-        return await asyncio.open_connection(host, port, ssl=self._tls, server_hostname=host)
+        tls: dict[str, Any] = {"ssl": self._tls, "server_hostname": host} if https else {}
+        if self.resolve is None:
+            return await asyncio.open_connection(host, port, **tls)
+        failure: OSError = OSError("no address to connect to")
+        for address in await self.resolve(host, port):
+            try:
+                return await asyncio.open_connection(address, port, **tls)
+            except OSError as exc:
+                failure = exc
+        raise failure
 
     async def _exchange(self, origin: Origin, conn: Connection, request: bytes) -> tuple[int, bytes]:
         reader, writer = conn

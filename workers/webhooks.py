@@ -11,8 +11,10 @@ attempt still due and enqueues it again.
 
 import asyncio
 import functools
+import itertools
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 import structlog
 
 import ledger
-from commands import webhook
+from commands import targets, webhook
 from commands.errors import InvalidTransition
 from projections import webhook_logs
 from workers import http, signing
@@ -33,6 +35,8 @@ TIMEOUT_S = 5.0
 #: Characters of a response body kept with the attempt.
 EXCERPT_CHARS = 1000
 USER_AGENT = "paygate-webhooks/0.1"
+#: The one error text of every attempt that got no HTTP answer (refused, reset, timed out, not HTTP).
+NO_ANSWER = f"could not connect, or no complete answer within {TIMEOUT_S:g} s"
 
 
 def retry_intervals(settings: Any) -> tuple[int, ...]:
@@ -72,12 +76,15 @@ class Courier:
         self._hosts: dict[str, _Host] = {}
         self._busy: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recorder: Recorder | None = None
+        self._recorders: dict[str, Recorder] = {}
 
     def client(self) -> http.Client:
         if self._client is None:
             self._client = http.Client(
-                keep=self.settings.webhook_host_concurrency, excerpt_bytes=EXCERPT_CHARS * 4, user_agent=USER_AGENT
+                keep=self.settings.webhook_host_concurrency,
+                excerpt_bytes=EXCERPT_CHARS * 4,
+                user_agent=USER_AGENT,
+                resolve=self._resolve,
             )
         return self._client
 
@@ -90,12 +97,15 @@ class Courier:
         async with (await runtime.pool()).connection() as conn:
             rows = {r["id"]: r for r in await webhook_logs.targets(conn, [d for d, _ in wanted])}
         soon = datetime.now(UTC) + timedelta(seconds=1)
+        in_flight_since = datetime.now(UTC) - timedelta(seconds=self.settings.webhook_redrive_s)
         for key in wanted:
             row = rows.get(key[0])
             if row is None or (row["version"], row["status"]) != (key[1], "pending") or key in self._busy:
                 continue  # a stale or duplicated message: this attempt was made, or the delivery moved on
             if row["next_retry_at"] is not None and row["next_retry_at"] > soon:
                 continue  # not due yet: the scheduler enqueues it when it is
+            if row["attempt_started_at"] is not None and row["attempt_started_at"] > in_flight_since:
+                continue  # another worker's attempt is in flight
             await self._room.acquire()
             self._busy.add(key)
             task = asyncio.create_task(self._deliver(runtime, row))
@@ -111,11 +121,14 @@ class Courier:
         # The log row is written in the same transaction as the delivery's events, so the row at `version` is
         # the stream folded to `version`; appending with that expected version settles any race.
         delivery = webhook.Delivery(row["id"], row["merchant_id"], row["event"], row["body"])
-        state = webhook.Pending(delivery, row["attempts"], stamp(row["next_retry_at"] or datetime.now(UTC)))
+        started_at = row["attempt_started_at"]
+        due_at = stamp(row["next_retry_at"] or datetime.now(UTC))
+        state = webhook.Pending(delivery, row["attempts"], due_at, started_at and stamp(started_at))
         try:
-            outcome = await self._attempt(delivery, row["webhook_url"], row["webhook_secret"])
-            if outcome is None:
-                return  # deferred: its host is saturated; the scheduler re-drives it
+            attempted = await self._attempt(runtime, state, row["version"], row["webhook_url"])
+            if attempted is None:
+                return  # deferred, or no longer owed: the scheduler re-drives what still is
+            state, version, outcome = attempted
             command = webhook.RecordAttempt(
                 attempt=state.attempts + 1,
                 occurred_at=stamp(datetime.now(UTC)),
@@ -125,16 +138,23 @@ class Courier:
                 duration_ms=outcome.duration_ms,
                 retry_intervals_s=retry_intervals(self.settings),
             )
-            if self._recorder is None:
-                self._recorder = Recorder(runtime)
-            await self._recorder.record(state, row["version"], command)
+            await self.recorder(runtime).record(state, version, command)
         except Exception:  # the attempt stays due in the database: the scheduler re-drives it
             log.exception("webhook.delivery_failed", delivery_id=delivery.delivery_id)
 
-    async def _attempt(self, delivery: webhook.Delivery, url: str | None, secret: str) -> Outcome | None:
-        if not url:
-            return Outcome(None, "", "no webhook URL configured", 0)
-        host_name = urlsplit(url).netloc
+    def recorder(self, runtime: Runtime, kind: str = "outcomes") -> "Recorder":
+        """The recorder of starts or of outcomes: apart, so an outcome never waits behind starts being written
+        (until it commits, a POST that arrived is at risk of being sent again)."""
+        if kind not in self._recorders:
+            self._recorders[kind] = Recorder(runtime)
+        return self._recorders[kind]
+
+    async def _attempt(
+        self, runtime: Runtime, state: webhook.Pending, version: int, url_hint: str | None
+    ) -> tuple[webhook.Pending, int, Outcome] | None:
+        """Start the attempt and POST it: (the state and stream version it started at, what the POST got), or
+        None when it is deferred or no longer owed (delivered, moved on, in flight elsewhere)."""
+        host_name = urlsplit(url_hint or "").netloc  # picks the queue; the URL used is the one read at the start
         host = self._hosts.get(host_name) or self._hosts.setdefault(
             host_name, _Host(self.settings.webhook_host_concurrency)
         )
@@ -143,26 +163,51 @@ class Courier:
         host.waiting += 1
         try:
             async with host.gate, self._slots:
-                return await self.post(url, secret, delivery)
+                start = webhook.StartAttempt(
+                    state.attempts + 1, stamp(datetime.now(UTC)), float(self.settings.webhook_redrive_s)
+                )
+                started = await self.recorder(runtime, "starts").start(state, version, start)
+                if started is None:
+                    return None
+                url, secret, version = started
+                state = replace(state, started_at=start.occurred_at)
+                if not url:
+                    return state, version, Outcome(None, "", "no webhook URL configured", 0)
+                return state, version, await self.post(url, secret, state.delivery)
         finally:
             host.waiting -= 1
             if host.waiting == 0:
                 self._hosts.pop(host_name, None)
 
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``, each checked against the address policy; the client connects to these."""
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in found]
+        return targets.check_addresses(host, addresses, allow_private=self.settings.allow_private_networks)
+
     async def post(self, url: str, secret: str, delivery: webhook.Delivery) -> Outcome:
-        """One signed POST of the delivery's fixed body; never raises for the endpoint's faults."""
+        """One signed POST of the delivery's fixed body; never raises for the endpoint's faults.
+
+        Every failure without an HTTP answer gets the one text ``NO_ANSWER``, so the log never tells a closed
+        port from a filtered, resetting or hanging one; a refused destination is never contacted at all.
+        """
         body = delivery.body.encode()
         headers = signing.headers(secret, delivery.delivery_id, int(time.time()), body)
         started = time.perf_counter()
         code, excerpt, error = None, "", None
         try:
+            targets.check_url(
+                url,
+                allow_private=self.settings.allow_private_networks,
+                require_https=self.settings.paygate_env == "production",
+            )
             async with asyncio.timeout(TIMEOUT_S):
                 code, answer = await self.client().post(url, body, headers)
             excerpt = answer.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
-        except TimeoutError:
-            error = f"no answer within {TIMEOUT_S:g} s"
-        except (http.HTTPError, OSError, UnicodeError) as exc:
-            error = http.describe(exc)[:EXCERPT_CHARS]
+        except targets.Refused as exc:
+            error = f"refused: {exc}"[:EXCERPT_CHARS]
+        except (TimeoutError, http.HTTPError, OSError, UnicodeError):
+            error = NO_ANSWER
         return Outcome(code, excerpt, error, round((time.perf_counter() - started) * 1000))
 
     async def close(self) -> None:
@@ -170,46 +215,62 @@ class Courier:
             await self._client.close()
 
 
+Command = webhook.StartAttempt | webhook.RecordAttempt
+Item = tuple[webhook.Pending, int, Command, asyncio.Future[Any]]
+
+
 class Recorder:
-    """Appends attempts in batches: whatever finished while the last batch was written goes in one transaction.
+    """Appends attempts' starts and outcomes in batches: whatever came while the last batch was written goes in
+    one transaction.
 
     Each append still names its own stream and expected version, so one superseded attempt never holds up
-    the others; a failed transaction leaves its attempts due, and the scheduler re-drives them.
+    the others; a failed transaction leaves its attempts due, and the scheduler re-drives them. A start is
+    answered, once committed, with the merchant's URL and secret read in its transaction.
     """
 
     def __init__(self, runtime: Runtime, writers: int = 2, batch: int = 200) -> None:
         self.runtime = runtime
         self.batch = batch
-        self.queue: asyncio.Queue[tuple[webhook.Pending, int, webhook.RecordAttempt, asyncio.Future[None]]]
-        self.queue = asyncio.Queue()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self._writers = [asyncio.create_task(self._write_forever()) for _ in range(writers)]
+
+    async def start(
+        self, state: webhook.Pending, version: int, command: webhook.StartAttempt
+    ) -> tuple[str | None, str, int] | None:
+        """(URL, secret, stream version) once the start is committed; None if it is not owed or not written."""
+        started: tuple[str | None, str, int] | None = await self._submit(state, version, command)
+        return started
 
     async def record(self, state: webhook.Pending, version: int, command: webhook.RecordAttempt) -> None:
         """Returns once the attempt is written (or found superseded)."""
+        await self._submit(state, version, command)
+
+    async def _submit(self, state: webhook.Pending, version: int, command: Command) -> Any:
         done = asyncio.get_running_loop().create_future()
         self.queue.put_nowait((state, version, command, done))
-        await done
+        return await done
 
     async def _write_forever(self) -> None:
         while True:
             items = [await self.queue.get()]
             while len(items) < self.batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
+            results: list[Any] = []
             try:
-                await self._write(items)
+                results = await self._write(items)
             except Exception:
                 log.exception("webhook.record_failed", attempts=len(items))
-            for *_, done in items:
+            for (*_, done), result in itertools.zip_longest(items, results):
                 if not done.done():
-                    done.set_result(None)
+                    done.set_result(result)
 
-    async def _write(
-        self, items: list[tuple[webhook.Pending, int, webhook.RecordAttempt, asyncio.Future[None]]]
-    ) -> None:
+    async def _write(self, items: list[Item]) -> list[Any]:
+        """Each item's answer: a start's (URL, secret, new version) or None; None for every outcome."""
+        versions: list[int | None] = [None] * len(items)
         async with self.runtime.session(actor="webhooks") as session:
             # Pipeline mode sends BEGIN with the first append and the projection's writes with the next ones.
             async with session.conn.pipeline(), session.conn.transaction():
-                for state, version, command, _ in items:
+                for i, (state, version, command, _) in enumerate(items):
                     d = state.delivery
                     session.metadata = {
                         "actor": "webhooks",
@@ -217,9 +278,19 @@ class Recorder:
                         "causation_id": d.delivery_id,
                     }
                     try:
-                        await session.save(webhook.stream_id(d.delivery_id), webhook.decide(state, command), version)
+                        if events := webhook.decide(state, command):  # no events: in flight, or not owed
+                            saved = await session.save(webhook.stream_id(d.delivery_id), events, version)
+                            versions[i] = saved[-1].stream_version
                     except (ledger.ConcurrencyConflict, InvalidTransition):
                         log.info("webhook.attempt_superseded", delivery_id=d.delivery_id, version=version)
+                starts = [i for i, v in enumerate(versions) if v and isinstance(items[i][2], webhook.StartAttempt)]
+                merchants = sorted({items[i][0].delivery.merchant_id for i in starts})
+                found = await webhook_logs.endpoints(session.conn, merchants) if merchants else {}
+        results: list[Any] = [None] * len(items)
+        for i in starts:
+            url, secret = found.get(items[i][0].delivery.merchant_id, (None, ""))
+            results[i] = (url, secret, versions[i])
+        return results
 
 
 def courier(runtime: Runtime) -> Courier:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep
+from api.deps import ConnDep, IdempotencyDep, MerchantDep, SessionDep, SettingsDep
 from api.ids import now, stamp
 from api.responses import JSON
 from api.schemas import (
@@ -25,7 +25,7 @@ from api.schemas import (
 )
 from api.strictjson import StrictJsonRoute
 from commands import merchant as merchants_agg
-from commands import webhook
+from commands import targets, webhook
 from commands.errors import ValidationFailed, WebhookNotFound
 from commands.handler import Session, handle
 from projections import bodies, merchants, webhook_logs
@@ -64,7 +64,16 @@ async def get_config(merchant: MerchantDep, session: SessionDep) -> JSON:
 
 
 @router.put("/config", response_model=WebhookConfigOut, responses=errors(*READ, "CONFLICT_ERROR"))
-async def put_config(body: WebhookConfigIn, merchant: MerchantDep, session: SessionDep) -> JSON:
+async def put_config(body: WebhookConfigIn, merchant: MerchantDep, session: SessionDep, settings: SettingsDep) -> JSON:
+    if body.url is not None:
+        try:  # what can be known without resolving; every delivery checks the resolved addresses again
+            targets.check_url(
+                body.url,
+                allow_private=settings.allow_private_networks,
+                require_https=settings.paygate_env == "production",
+            )
+        except targets.Refused as exc:
+            raise ValidationFailed(str(exc), field="url") from None
     events = None if body.events is None else tuple(body.events)
     command = merchants_agg.ConfigureWebhook(merchant.id, body.url, events, stamp(now()))
     return await _change(session, merchant.id, command)

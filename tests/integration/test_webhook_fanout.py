@@ -133,3 +133,37 @@ async def test_a_first_attempt_is_due_for_the_scheduler_only_after_the_grace(con
     assert mine(await webhook_logs.due(conn, retry_at - timedelta(seconds=1), grace_s=15)) == []
     assert mine(await webhook_logs.due(conn, retry_at, grace_s=15)) == [(row["id"], 2, retry_at)]
     assert await webhook_logs.next_due(conn, retry_at - timedelta(seconds=1)) is not None
+
+
+async def test_the_redrive_clock_starts_at_scheduling_not_at_the_source_event(conn: Any) -> None:
+    """Issue 11, item 6: a dispatcher that was down a minute schedules late; its own message is not redriven
+    at once because the source event is old."""
+    import dataclasses
+
+    mid = await new_merchant(conn, "https://shop.example.com/hook", ("payment.success",))
+    events = await payment_events(conn, await settled_payment(conn, mid))
+    old = [dataclasses.replace(e, recorded_at=e.recorded_at - timedelta(seconds=60)) for e in events]
+    before = datetime.now(UTC)
+    await fanout.schedule(conn, old)
+    [row] = await logs_of(conn, mid)
+    assert row["created_at"] >= before and row["next_retry_at"] == row["created_at"]
+    mine = [d for d in await webhook_logs.due(conn, datetime.now(UTC), grace_s=15) if d[0] == row["id"]]
+    assert mine == []
+    later = [d for d in await webhook_logs.due(conn, row["created_at"] + timedelta(seconds=16), grace_s=15)]
+    assert [d[0] for d in later if d[0] == row["id"]] == [row["id"]]
+
+
+async def test_an_attempt_in_flight_is_not_due_until_the_window_passes(conn: Any) -> None:
+    mid = await new_merchant(conn, "https://shop.example.com/hook", ("payment.success",))
+    await fanout.schedule(conn, await payment_events(conn, await settled_payment(conn, mid)))
+    [row] = await logs_of(conn, mid)
+    started_at = row["created_at"] + timedelta(seconds=20)
+    state, version = await session_on(conn).load(webhook, webhook.stream_id(row["id"]))
+    start = webhook.StartAttempt(1, started_at.isoformat().replace("+00:00", "Z"), 15.0)
+    async with conn.transaction():
+        await session_on(conn).save(webhook.stream_id(row["id"]), webhook.decide(state, start), version)
+    ids = lambda due: [d[0] for d in due if d[0] == row["id"]]  # noqa: E731
+    assert ids(await webhook_logs.due(conn, started_at + timedelta(seconds=14), grace_s=15)) == []
+    assert ids(await webhook_logs.due(conn, started_at + timedelta(seconds=15), grace_s=15)) == [row["id"]]
+    state, version = await session_on(conn).load(webhook, webhook.stream_id(row["id"]))
+    assert webhook.decide(state, webhook.StartAttempt(1, start.occurred_at, 15.0)) == []
