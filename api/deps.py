@@ -15,7 +15,7 @@ from api.schemas import MAX_SKIP
 
 
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.breaker.connection(request.app.state.pool) as conn:
         yield conn
 
 

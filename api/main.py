@@ -14,6 +14,7 @@ from api.auth import Authenticator
 from api.guard import RefuseNul
 from api.ids import now
 from api.logging import RequestContext
+from api.outage import Breaker
 from api.routers import balances, health, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
 
@@ -50,6 +51,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.auth = Authenticator()
+    app.state.breaker = Breaker(settings.db_down_wait_s)
     errors.install(app)
     for router in (
         health.router,

@@ -81,6 +81,7 @@ async def dispatch_batch(
     actors: dict[str, dramatiq.Actor[Any, Any]],
     settings: Any,
     batch: int = 1000,
+    epoch: int | None = None,
 ) -> int:
     """Schedule the webhook deliveries the next batch of events owes, enqueue its jobs (the first attempts of
     those deliveries among them), then advance the checkpoint; returns events read."""
@@ -97,7 +98,8 @@ async def dispatch_batch(
         if jobs:
             await asyncio.to_thread(_enqueue, actors, jobs)
         async with conn.transaction():
-            await checkpoints.advance(conn, NAME, cursor, events[-1])
+            if not await checkpoints.advance(conn, NAME, cursor, events[-1], epoch) and epoch is not None:
+                raise ledger.LostLeadership(NAME)  # a newer leader took over: what we enqueued is a duplicate
         return len(events)
 
 
@@ -113,19 +115,13 @@ async def run(
     stop: asyncio.Event,
     poll_s: float = 1.0,
 ) -> None:
-    """Dispatch until ``stop`` is set; one leader at a time, others stand by."""
-    async with pool.connection() as listener:
-        if not await ledger.lead(listener, NAME, stop, poll_s):
-            return
-        log.info("dispatcher.leading")
-        try:
-            wakeup = await ledger.Wakeup.listen(listener)
-            while not stop.is_set():
-                try:
-                    if not await dispatch_batch(pool, actors, settings):
-                        await wakeup.wait(poll_s)
-                except Exception:  # Redis or PostgreSQL away: nothing is lost, the checkpoint did not move
-                    log.exception("dispatcher.batch_failed")
-                    await asyncio.sleep(poll_s)
-        finally:
-            await ledger.step_down(listener, NAME)
+    """Dispatch until ``stop`` is set; one leader at a time, others stand by. A lost Redis or PostgreSQL moves
+    nothing (the checkpoint stays), and ``ledger.follow`` retries with backoff."""
+
+    async def claim(conn: Any) -> int:
+        return await checkpoints.claim(conn, [NAME])
+
+    async def batch(epoch: int) -> int:
+        return await dispatch_batch(pool, actors, settings, epoch=epoch)
+
+    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
