@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
+import structlog
 from fastapi import Depends, Header, Query, Request
 
 import commands
@@ -24,6 +25,7 @@ ConnDep = Annotated[psycopg.AsyncConnection[Any], Depends(_conn)]
 
 async def _merchant(request: Request, conn: ConnDep) -> Merchant:
     merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers)
+    structlog.contextvars.bind_contextvars(merchant_id=merchant.id)
     return merchant
 
 

@@ -130,4 +130,3 @@ def database_unavailable(request: Request, exc: BaseException) -> JSON:
         status_code=503,
         headers=headers,
     )
-

@@ -96,16 +96,32 @@ async def dispatch_batch(
         owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
         jobs = coalesce(owed + jobs_for(events, settings, random.SystemRandom()))
         if jobs:
-            await asyncio.to_thread(_enqueue, actors, jobs)
+            await asyncio.to_thread(_enqueue, actors, jobs, log_contexts(events))
         async with conn.transaction():
             if not await checkpoints.advance(conn, NAME, cursor, events[-1], epoch) and epoch is not None:
                 raise ledger.LostLeadership(NAME)  # a newer leader took over: what we enqueued is a duplicate
         return len(events)
 
 
-def _enqueue(actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job]) -> None:
+def log_contexts(events: list[ledger.Recorded]) -> dict[str, dict[str, Any]]:
+    """The ids to log with each job, by the job's first argument (a payment id): the request that caused it, so a
+    payment's lines can be followed from the API through the worker (its correlation id is the request id)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if (payment_id := e.data.get("payment_id")) and (request_id := e.metadata.get("request_id")):
+            ids = {"payment_id": payment_id, "correlation_id": request_id}
+            if merchant_id := e.data.get("merchant_id"):
+                ids["merchant_id"] = merchant_id
+            out[payment_id] = ids
+    return out
+
+
+def _enqueue(
+    actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job], contexts: dict[str, dict[str, Any]] | None = None
+) -> None:
     for name, args, delay in jobs:
-        actors[name].send_with_options(args=args, delay=delay or None)
+        ctx = (contexts or {}).get(args[0]) if args and isinstance(args[0], str) else None
+        actors[name].send_with_options(args=args, kwargs={"log_ctx": ctx} if ctx else None, delay=delay or None)
 
 
 async def run(

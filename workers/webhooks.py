@@ -23,7 +23,7 @@ import ledger
 from commands import webhook
 from commands.errors import InvalidTransition
 from projections import webhook_logs
-from workers import http, signing
+from workers import http, metrics, signing
 from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -163,6 +163,8 @@ class Courier:
             error = f"no answer within {TIMEOUT_S:g} s"
         except (http.HTTPError, OSError, UnicodeError) as exc:
             error = http.describe(exc)[:EXCERPT_CHARS]
+        metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+        metrics.WEBHOOK_ATTEMPTS.labels(metrics.webhook_outcome(code)).inc()
         return Outcome(code, excerpt, error, round((time.perf_counter() - started) * 1000))
 
     async def close(self) -> None:
