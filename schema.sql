@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position   bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- reliability: the epoch of the leader that may move this checkpoint (a fencing token, bumped on each takeover).
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
 
 -- ---------------------------------------------------------------- read models (derived; rebuildable)
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
+import structlog
 from fastapi import Depends, Header, Query, Request
 
 import commands
@@ -15,7 +16,7 @@ from api.schemas import MAX_SKIP
 
 
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.breaker.connection(request.app.state.pool) as conn:
         yield conn
 
 
@@ -24,6 +25,7 @@ ConnDep = Annotated[psycopg.AsyncConnection[Any], Depends(_conn)]
 
 async def _merchant(request: Request, conn: ConnDep) -> Merchant:
     merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers)
+    structlog.contextvars.bind_contextvars(merchant_id=merchant.id)
     return merchant
 
 

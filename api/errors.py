@@ -4,12 +4,15 @@ import itertools
 import re
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 import ledger
+from api import outage
 from api.responses import JSON
 from commands import errors
 
@@ -101,7 +104,36 @@ def install(app: FastAPI) -> None:
     async def conflict(request: Request, exc: ledger.ConcurrencyConflict) -> JSON:
         return JSON(error_body("CONFLICT_ERROR", "Too many concurrent changes; try again"), status_code=409)
 
+    async def database_error(request: Request, exc: Exception) -> JSON:
+        if outage.is_outage(exc):
+            return database_unavailable(request, exc)
+        return await unexpected(request, exc)
+
+    app.add_exception_handler(psycopg.Error, database_error)
+    app.add_exception_handler(PoolTimeout, database_error)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSON:
+        if outage.is_outage(exc):
+            return database_unavailable(request, exc)
         log.exception("request.failed", error_type=type(exc).__name__)
         return JSON(error_body("SERVER_ERROR", "Internal server error"), status_code=500)
+
+
+def database_unavailable(request: Request, exc: BaseException) -> JSON:
+    """503 with ``Retry-After``: ``COMMIT_UNKNOWN`` when the request had sent a write, else unavailable."""
+    request.app.state.breaker.trip()
+    headers = {"Retry-After": str(outage.RETRY_AFTER_S)}
+    if outage.outcome_unknown():
+        log.warning("request.commit_unknown", error_type=type(exc).__name__)
+        description = (
+            "The database connection was lost while this request was being saved, so it may or may not have "
+            "taken effect; retry it with the same Idempotency-Key to get its result"
+        )
+        return JSON(error_body("COMMIT_UNKNOWN", description), status_code=503, headers=headers)
+    log.warning("request.database_unavailable", error_type=type(exc).__name__)
+    return JSON(
+        error_body("SERVICE_UNAVAILABLE", "The database is unavailable; retry shortly"),
+        status_code=503,
+        headers=headers,
+    )

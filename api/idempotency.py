@@ -203,12 +203,14 @@ async def purge_expired(conn: psycopg.AsyncConnection[Any], now: datetime) -> in
 async def purge_periodically(
     pool: AsyncConnectionPool[Any], stop: asyncio.Event, clock: Clock, interval_s: float = 300.0
 ) -> None:
-    """Purge expired keys every ``interval_s`` until ``stop`` is set (run by one background process)."""
-    while not stop.is_set():
-        try:
+    """Purge expired keys every ``interval_s`` until ``stop`` is set (run by one background process); an outage
+    only delays it (expired keys are never replayed anyway, only kept a little longer)."""
+
+    async def purge_forever() -> None:
+        while not stop.is_set():
             async with pool.connection() as conn:
                 if purged := await purge_expired(conn, clock()):
                     log.info("idempotency.purged", keys=purged)
-        except Exception:  # a passing outage: expired keys are never replayed anyway, only kept a little longer
-            log.exception("idempotency.purge_failed")
-        await ledger.pause(stop, interval_s)
+            await ledger.pause(stop, interval_s)
+
+    await ledger.resilient("idempotency_purge", purge_forever, stop)

@@ -4,21 +4,42 @@ import logging
 import secrets
 import sys
 import time
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
+
 
 def configure(level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level)
+    """JSON lines on stdout for our loggers and every library's (Dramatiq, uvicorn, psycopg's pool) alike, each
+    carrying the ids bound in the context (request, merchant, payment, job)."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "dramatiq"):
+        lib = logging.getLogger(name)  # libraries that install their own handlers: send them to ours instead
+        lib.handlers.clear()
+        lib.propagate = True
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=True,
@@ -53,8 +74,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            metrics.observe(scope, status, time.perf_counter() - started)
+            ids = {k: v for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
             self.log.info(
                 "request",
+                **ids,
                 method=scope["method"],
                 path=scope["path"],
                 status=status,

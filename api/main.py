@@ -16,6 +16,7 @@ from api.ids import now
 from api.limits import BodyLimit
 from api.logging import RequestContext
 from api.methods import AllowedMethods
+from api.outage import Breaker
 from api.routers import balances, health, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
 
@@ -52,6 +53,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.auth = Authenticator()
+    app.state.breaker = Breaker(settings.db_down_wait_s)
     errors.install(app)
     openapi.install(app)
     for router in (

@@ -2,8 +2,20 @@
 
 from ledger.codec import Codec, DomainEvent
 from ledger.errors import ConcurrencyConflict, LedgerError, UnknownEventType
-from ledger.follower import Wakeup, lead, pause, step_down, try_lead
+from ledger.follower import (
+    LostLeadership,
+    Wakeup,
+    backoff_s,
+    follow,
+    holds,
+    lead,
+    pause,
+    resilient,
+    step_down,
+    try_lead,
+)
 from ledger.store import (
+    APPENDED,
     Cursor,
     NewEvent,
     Recorded,
@@ -16,22 +28,28 @@ from ledger.store import (
 )
 
 __all__ = [
+    "APPENDED",
     "Codec",
     "ConcurrencyConflict",
     "Cursor",
     "DomainEvent",
     "LedgerError",
+    "LostLeadership",
     "NewEvent",
     "Recorded",
     "UnknownEventType",
     "Wakeup",
     "append",
+    "backoff_s",
+    "follow",
+    "holds",
     "lead",
     "lock_stream",
     "pause",
     "read_all",
     "read_stream",
     "read_visible",
+    "resilient",
     "step_down",
     "try_lead",
     "version_of",

@@ -1,10 +1,18 @@
 """Following the log: wake-ups from NOTIFY with a polling fallback, and a leader lock per follower."""
 
 import asyncio
+import contextlib
+import random
+import time
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+log = structlog.get_logger(__name__)
 
 #: Channel the `events` insert trigger notifies once per appending transaction.
 CHANNEL = "events"
@@ -61,6 +69,114 @@ async def try_lead(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
 
 
 async def step_down(conn: psycopg.AsyncConnection[Any], name: str) -> None:
-    """Release ``name``'s leader lock and stop listening, so the pooled connection is clean again."""
-    await conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(name),))
-    await conn.execute("UNLISTEN *")
+    """Release ``name``'s leader lock and stop listening, so the pooled connection is clean again.
+
+    A connection that is already gone took the lock with it, so there is nothing to release then."""
+    with contextlib.suppress(psycopg.Error):
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(name),))
+        await conn.execute("UNLISTEN *")
+
+
+class LostLeadership(Exception):
+    """This session no longer holds the follower's lock (its connection was replaced, or a newer leader fenced
+    this one off): stop at once and stand by again."""
+
+
+async def holds(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
+    """Whether this very session still holds ``name``'s leader lock (a lost session raises instead)."""
+    cur = await conn.execute(
+        """SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+               AND classid = 0 AND objid = %s AND objsubid = 1 AND granted)""",
+        (lock_key(name),),
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+def backoff_s(failures: int, base_s: float = 0.25, cap_s: float = 10.0) -> float:
+    """Capped exponential backoff with full jitter, so restarted followers do not hammer the database in step."""
+    return random.uniform(0, min(cap_s, base_s * 2 ** min(failures, 16)))
+
+
+async def resilient(
+    name: str, body: Callable[[], Awaitable[None]], stop: asyncio.Event, *, cap_s: float = 10.0
+) -> None:
+    """Run ``body`` until ``stop`` is set, again and again: whatever it raises (a lost connection, a restarted
+    or failed-over database, an unreachable broker) is logged and retried after a capped, jittered backoff.
+
+    The backoff starts over once ``body`` has run for longer than ``cap_s`` without failing.
+    """
+    failures = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await body()
+            failures = 0
+            if not stop.is_set():  # a body that returns on its own is simply run again
+                await pause(stop, 0.05)
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures = 1 if time.monotonic() - started > cap_s else failures + 1
+            delay = backoff_s(failures, cap_s=cap_s)
+            log.warning(f"{name}.failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 2))
+        await pause(stop, delay)
+
+
+#: What a leader does once per batch; given the leader's epoch, returns how much it did (0: nothing to do).
+Batch = Callable[[int], Awaitable[int]]
+#: Called once leadership is taken, on the leader's connection; returns the new epoch (the fencing token).
+Claim = Callable[[psycopg.AsyncConnection[Any]], Awaitable[int]]
+
+
+async def follow(
+    pool: AsyncConnectionPool[Any],
+    name: str,
+    stop: asyncio.Event,
+    batch: Batch,
+    *,
+    poll_s: float = 1.0,
+    wake_on_events: bool = True,
+    claim: Claim | None = None,
+    idle_s: Callable[[], Awaitable[float]] | None = None,
+) -> None:
+    """Lead ``name`` and run ``batch`` until ``stop`` is set, surviving outages (see ``resilient``).
+
+    Leadership is checked on the lock's own session before every batch: a follower whose session is gone stops
+    at once, and does nothing until it holds the lock again. ``claim`` bumps the epoch its checkpoints carry,
+    so a write from an ex-leader that was merely paused is refused.
+    After a batch that did nothing it waits for the next NOTIFY (``wake_on_events``), ``idle_s()`` or ``poll_s``.
+    """
+
+    async def term() -> None:
+        try:
+            await lead_once()
+        except Exception:
+            # The pool's idle connections died with the same server: drop them now rather than meeting each.
+            with contextlib.suppress(Exception):
+                await pool.check()
+            raise
+
+    async def lead_once() -> None:
+        async with pool.connection() as leader:
+            if not await lead(leader, name, stop, poll_s):
+                return
+            try:
+                epoch = await claim(leader) if claim else 0
+                log.info(f"{name}.leading", epoch=epoch)
+                wakeup = await Wakeup.listen(leader) if wake_on_events else None
+                while not stop.is_set():
+                    if not await holds(leader, name):
+                        raise LostLeadership(name)
+                    if await batch(epoch):
+                        continue
+                    wait = await idle_s() if idle_s else poll_s
+                    if wakeup:
+                        await wakeup.wait(wait)
+                    else:
+                        await pause(stop, wait)
+            finally:
+                await step_down(leader, name)
+
+    await resilient(name, term, stop)

@@ -4,6 +4,7 @@ Functions take an open connection and never commit: the caller's ``async with co
 unit of work.
 """
 
+import contextvars
 import functools
 import uuid
 from collections.abc import Sequence
@@ -82,6 +83,11 @@ WHERE EXISTS (SELECT FROM checked)
 RETURNING stream_version, position, tx_id::text::bigint, recorded_at"""
 
 
+#: True once this context (one API request, say) sent an append: should its connection then be lost, the append
+#: may or may not have committed, and only the caller's idempotency key can tell.
+APPENDED: contextvars.ContextVar[bool] = contextvars.ContextVar("paygate_appended", default=False)
+
+
 async def append(
     conn: psycopg.AsyncConnection[Any], stream_id: str, events: Sequence[NewEvent], *, expected_version: int
 ) -> list[Recorded]:
@@ -96,6 +102,7 @@ async def append(
     params: list[Any] = [new_version, stream_id] + ([] if expected_version == 0 else [expected_version])
     for version, e in enumerate(events, expected_version + 1):
         params += (e.event_id, stream_id, version, e.type, Jsonb(e.data), Jsonb(e.metadata))
+    APPENDED.set(True)
     cur = await conn.execute(_append_sql(len(events), expected_version == 0), params)
     stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
     if not stored:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -88,9 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_all(settings: Settings) -> int:
     """Start every part as a child process and supervise them.
 
-    Ctrl-C or SIGTERM stops the parts, then the embedded services, and exits 0. If a part dies on its own the
-    others are stopped too and the exit code says so: a half-running gateway is worse than a stopped one.
+    Ctrl-C or SIGTERM stops the parts, then the embedded services, and exits 0. A part that dies is restarted
+    with backoff; only one that dies more than SUPERVISOR_MAX_RESTARTS times within SUPERVISOR_WINDOW_S stops
+    everything, with a line saying which, and exit code 1.
     """
+    from paygate.supervisor import Supervisor, redis_publisher
+
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         from paygate.database import apply_schema
 
@@ -99,20 +101,31 @@ def _run_all(settings: Settings) -> int:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        children = {part: _spawn(part, env) for part in PARTS}
+
+        def spawn(part: str) -> "subprocess.Popen[bytes]":
+            port = settings.metrics_port and settings.metrics_port + PARTS.index(part)
+            return _spawn(part, {**env, "METRICS_PORT": str(port)} if part != "api" else env)
+
+        sup = Supervisor(
+            spawn,
+            PARTS,
+            max_deaths=settings.supervisor_max_restarts,
+            window_s=settings.supervisor_window_s,
+            publish=redis_publisher(svc.redis_url),
+        )
         print(
             f"paygate: API on http://localhost:{settings.port} (docs at /docs); Ctrl-C stops everything",
             file=sys.stderr,
         )
-        failed: dict[str, int] = {}
-        while not stop.wait(0.5):
-            failed = {part: c.returncode for part, c in children.items() if c.poll() is not None}
-            if failed:
-                break
-        _stop_children(children)
+        failed = sup.run(stop)
+        sup.stop_all()
         if failed:
-            print(f"paygate: stopped everything because a part exited: {failed}", file=sys.stderr)
-            return next((code for code in failed.values() if code > 0), 1)
+            print(
+                f"paygate: stopped everything because {failed} kept dying "
+                f"(more than {settings.supervisor_max_restarts} times in {settings.supervisor_window_s:.0f} s)",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
 
@@ -130,20 +143,6 @@ def _die_with_parent() -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _stop_children(children: dict[str, "subprocess.Popen[bytes]"], timeout: float = 20) -> None:
-    """SIGTERM every live part, wait for all of them together, SIGKILL what is left after ``timeout``."""
-    for c in children.values():
-        if c.poll() is None:
-            c.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for c in children.values():
-        try:
-            c.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            c.kill()
-            c.wait()
 
 
 def _merchant_create(settings: Settings, database_url: str, name: str, email: str) -> int:

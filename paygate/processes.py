@@ -13,6 +13,7 @@ from api.logging import configure
 from paygate.database import apply_schema, make_pool
 from paygate.protocol import BoundedHttpToolsProtocol
 from paygate.settings import Settings
+from workers.metrics import serve as serve_metrics
 
 
 def _stop_event() -> asyncio.Event:
@@ -24,16 +25,25 @@ def _stop_event() -> asyncio.Event:
 
 
 def api(settings: Settings, database_url: str, redis_url: str) -> None:
+    configure(settings.log_level)
     asyncio.run(apply_schema(database_url))
     # uvicorn's worker processes build the app from the environment (paygate.asgi).
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    if settings.api_workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Several processes answer /metrics in turn: each writes its figures where any of them can add them up.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paygate-metrics-")
     uvicorn.run(
         "paygate.asgi:app",
         host="0.0.0.0",  # noqa: S104 -- a server: reachable from outside its container
         port=settings.port,
         workers=settings.api_workers,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through our JSON logging (api.logging.configure)
         access_log=False,
+        # SIGTERM: stop accepting, let requests in flight finish (at most this long), then exit.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
         loop="uvloop",
         http=BoundedHttpToolsProtocol,  # httptools, with request heads capped (431)
         backlog=4096,
@@ -49,6 +59,7 @@ def worker(settings: Settings, database_url: str, redis_url: str, queues: list[s
 
     configure(settings.log_level)
     asyncio.run(apply_schema(database_url))
+    serve_metrics(settings.metrics_port)
     # The AsyncIO middleware's event loop, where async actors and webhook deliveries run, comes from the
     # policy: uvloop, as under uvicorn, for the cheaper socket I/O.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -75,6 +86,7 @@ def dispatcher(settings: Settings, database_url: str, redis_url: str) -> None:
     from workers.runtime import Runtime
 
     configure(settings.log_level)
+    serve_metrics(settings.metrics_port)
 
     async def main() -> None:
         await apply_schema(database_url)
@@ -97,6 +109,7 @@ def projector(settings: Settings, database_url: str) -> None:
     from projections import runner
 
     configure(settings.log_level)
+    serve_metrics(settings.metrics_port)
 
     async def main() -> None:
         await apply_schema(database_url)

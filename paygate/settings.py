@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     #: Largest request body in bytes (413 beyond it), refused before it is read into memory.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # reliability: supervision, outages, shutdown and metrics
+    #: ``paygate run`` gives up (stops everything) on a part that dies more often than this within the window.
+    supervisor_max_restarts: int = Field(default=5, ge=0)
+    supervisor_window_s: float = Field(default=60.0, gt=0)
+    #: How long a request waits for a pooled connection while the database is known to be down (then 503).
+    db_down_wait_s: float = Field(default=1.5, gt=0)
+    #: Seconds SIGTERM lets requests in flight finish before the API exits anyway.
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    #: Port of a worker, dispatcher or projector process's /metrics (0: none; ``paygate run`` gives each part
+    #: METRICS_PORT + its index). The API serves /metrics on PORT.
+    metrics_port: int = Field(default=0, ge=0)
+
     @model_validator(mode="after")
     def _delays_are_ordered(self) -> "Settings":
         if self.processing_delay_min > self.processing_delay_max:

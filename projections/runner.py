@@ -17,21 +17,25 @@ import ledger
 from projections import checkpoints, quarantine
 
 log = structlog.get_logger(__name__)
+NAME = "projector"
 
 
 class _LostRace(Exception):
     """Another runner advanced the checkpoint first."""
 
 
-async def catch_up(conn: psycopg.AsyncConnection[Any], model: ModuleType, batch: int = 500) -> int:
-    """Apply the next batch of events to ``model``; returns how many it applied (0: caught up)."""
+async def catch_up(
+    conn: psycopg.AsyncConnection[Any], model: ModuleType, batch: int = 500, *, epoch: int | None = None
+) -> int:
+    """Apply the next batch of events to ``model``; returns how many it applied (0: caught up, or fenced off:
+    ``epoch`` given and a newer leader claimed the checkpoint)."""
     try:
         async with conn.transaction():
             cursor = await checkpoints.load(conn, model.NAME)
             events = await ledger.read_all(conn, cursor, batch)
             # An event the model cannot handle is quarantined, never left to stall the log for ever.
             await quarantine.apply_all(conn, model.NAME, events, quarantine.each(model.apply))
-            if events and not await checkpoints.advance(conn, model.NAME, cursor, events[-1]):
+            if events and not await checkpoints.advance(conn, model.NAME, cursor, events[-1], epoch):
                 raise _LostRace
             return len(events)
     except _LostRace:
@@ -41,18 +45,18 @@ async def catch_up(conn: psycopg.AsyncConnection[Any], model: ModuleType, batch:
 async def run(
     pool: AsyncConnectionPool[Any], models: Sequence[ModuleType], stop: asyncio.Event, poll_s: float = 1.0
 ) -> None:
-    """Keep ``models`` up to date until ``stop`` is set; one leader at a time, others stand by."""
-    async with pool.connection() as listener, pool.connection() as conn:
-        if not await ledger.lead(listener, "projector", stop, poll_s):
-            return
-        log.info("projector.leading", models=[m.NAME for m in models])
-        try:
-            wakeup = await ledger.Wakeup.listen(listener)
-            while not stop.is_set():
-                applied = 0
-                for model in models:
-                    applied += await catch_up(conn, model)
-                if not applied:
-                    await wakeup.wait(poll_s)
-        finally:
-            await ledger.step_down(listener, "projector")
+    """Keep ``models`` up to date until ``stop`` is set; one leader at a time, others stand by, and every lost
+    connection or database restart is survived (``ledger.follow``)."""
+    names = [m.NAME for m in models]
+
+    async def claim(conn: psycopg.AsyncConnection[Any]) -> int:
+        return await checkpoints.claim(conn, names)
+
+    async def batch(epoch: int) -> int:
+        async with pool.connection() as conn:  # a fresh one each batch: a broken connection is never reused
+            applied = 0
+            for model in models:
+                applied += await catch_up(conn, model, epoch=epoch)
+            return applied
+
+    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)

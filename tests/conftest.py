@@ -31,6 +31,13 @@ def _reachable(host: str, port: int) -> bool:
     return False
 
 
+def scaled(seconds: float) -> float:
+    """A deadline stretched by how loaded the machine is (load average per core above 1), so waits that are
+    ample on a quiet machine still hold on a busy CI runner."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * max(1.0, load)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -179,16 +186,24 @@ class Gateway:
             proc.kill()
             proc.wait(5)
 
-    def wait_healthy(self, timeout: float = 30, worker: bool = True) -> None:
+    def wait_healthy(self, timeout: float = 60, worker: bool = True) -> None:
+        """Poll /ready (then /health, for the workers) until the gateway serves; the deadline grows with the
+        machine's load, and a part that exits fails the wait at once with its log."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                last = httpx.get(f"{self.url}/health", timeout=2).json()
-                if last.get("database") == "connected" and (last.get("status") == "healthy" or not worker):
-                    return
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    log = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                    raise AssertionError(f"{name} exited with {proc.returncode} while starting:\n{log}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
+                    last = httpx.get(f"{self.url}/health", timeout=5).json()
+                    if last.get("database") == "connected" and (last.get("status") == "healthy" or not worker):
+                        return
             time.sleep(0.2)
-        raise AssertionError(f"gateway not healthy in {timeout}s: {last}; logs in {self.logs}")
+        raise AssertionError(f"gateway not healthy in {timeout:.0f}s: {last}; logs in {self.logs}")
 
     def close(self) -> None:
         for part in list(self.procs):

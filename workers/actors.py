@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import dramatiq
+import structlog
 
 from commands.errors import DomainError
 from workers import payments, refunds, webhooks
@@ -20,7 +21,10 @@ JOBS: tuple[tuple[str, str, Job], ...] = (
 
 
 def _bind(fn: Job, runtime: Runtime) -> Callable[..., Awaitable[None]]:
-    async def job(*args: Any) -> None:
+    async def job(*args: Any, log_ctx: dict[str, Any] | None = None) -> None:
+        # Each job runs as a task of its own, so the ids bound here (the request, merchant and payment the job
+        # came from, as the dispatcher read them off the event) stay on this job's log lines only.
+        structlog.contextvars.bind_contextvars(job=fn.__name__, **(log_ctx or {}))
         await fn(runtime, *args)
 
     job.__name__ = job.__qualname__ = fn.__name__

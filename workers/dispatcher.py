@@ -81,6 +81,7 @@ async def dispatch_batch(
     actors: dict[str, dramatiq.Actor[Any, Any]],
     settings: Any,
     batch: int = 1000,
+    epoch: int | None = None,
 ) -> int:
     """Schedule the webhook deliveries the next batch of events owes, enqueue its jobs (the first attempts of
     those deliveries among them), then advance the checkpoint; returns events read."""
@@ -94,9 +95,10 @@ async def dispatch_batch(
         # An event it cannot handle is quarantined, never left to stall the log for ever.
         jobs = coalesce(await quarantine.apply_all(conn, NAME, events, lambda c, es: follow(c, es, settings)))
         if jobs:
-            await asyncio.to_thread(_enqueue, actors, jobs)
+            await asyncio.to_thread(_enqueue, actors, jobs, log_contexts(events))
         async with conn.transaction():
-            await checkpoints.advance(conn, NAME, cursor, events[-1])
+            if not await checkpoints.advance(conn, NAME, cursor, events[-1], epoch) and epoch is not None:
+                raise ledger.LostLeadership(NAME)  # a newer leader took over: what we enqueued is a duplicate
         return len(events)
 
 
@@ -108,9 +110,25 @@ async def follow(conn: Any, events: Sequence[ledger.Recorded], settings: Any) ->
     return owed + jobs_for(list(events), settings, random.SystemRandom())
 
 
-def _enqueue(actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job]) -> None:
+def log_contexts(events: list[ledger.Recorded]) -> dict[str, dict[str, Any]]:
+    """The ids to log with each job, by the job's first argument (a payment id): the request that caused it, so a
+    payment's lines can be followed from the API through the worker (its correlation id is the request id)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if (payment_id := e.data.get("payment_id")) and (request_id := e.metadata.get("request_id")):
+            ids = {"payment_id": payment_id, "correlation_id": request_id}
+            if merchant_id := e.data.get("merchant_id"):
+                ids["merchant_id"] = merchant_id
+            out[payment_id] = ids
+    return out
+
+
+def _enqueue(
+    actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job], contexts: dict[str, dict[str, Any]] | None = None
+) -> None:
     for name, args, delay in jobs:
-        actors[name].send_with_options(args=args, delay=delay or None)
+        ctx = (contexts or {}).get(args[0]) if args and isinstance(args[0], str) else None
+        actors[name].send_with_options(args=args, kwargs={"log_ctx": ctx} if ctx else None, delay=delay or None)
 
 
 async def run(
@@ -120,19 +138,13 @@ async def run(
     stop: asyncio.Event,
     poll_s: float = 1.0,
 ) -> None:
-    """Dispatch until ``stop`` is set; one leader at a time, others stand by."""
-    async with pool.connection() as listener:
-        if not await ledger.lead(listener, NAME, stop, poll_s):
-            return
-        log.info("dispatcher.leading")
-        try:
-            wakeup = await ledger.Wakeup.listen(listener)
-            while not stop.is_set():
-                try:
-                    if not await dispatch_batch(pool, actors, settings):
-                        await wakeup.wait(poll_s)
-                except Exception:  # Redis or PostgreSQL away: nothing is lost, the checkpoint did not move
-                    log.exception("dispatcher.batch_failed")
-                    await asyncio.sleep(poll_s)
-        finally:
-            await ledger.step_down(listener, NAME)
+    """Dispatch until ``stop`` is set; one leader at a time, others stand by. A lost Redis or PostgreSQL moves
+    nothing (the checkpoint stays), and ``ledger.follow`` retries with backoff."""
+
+    async def claim(conn: Any) -> int:
+        return await checkpoints.claim(conn, [NAME])
+
+    async def batch(epoch: int) -> int:
+        return await dispatch_batch(pool, actors, settings, epoch=epoch)
+
+    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)

@@ -72,3 +72,16 @@ def status(client: redis.Redis, queues: tuple[str, ...]) -> dict[str, Any]:
         "failed": int(failed or 0),
         "worker_status": "running" if int(alive) else "stopped",
     }
+
+
+#: Redis hash the supervisor (``paygate run``) refreshes: part name → JSON {state, pid, restarts, since}.
+PARTS_KEY = f"{NAMESPACE}:parts"
+
+
+def part_states(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """The part states the supervisor published last ({} when none runs, e.g. parts started one by one)."""
+    import json
+
+    raw: dict[Any, Any] = client.hgetall(PARTS_KEY)
+    return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
+

@@ -4,9 +4,14 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from commands import payment
 from commands.usecases import settle_payment
+from workers import metrics
 from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 def delay_ms(settings: Any, rng: random.Random) -> int:
@@ -30,6 +35,10 @@ def verdict(settings: Any, method: str, rng: random.Random, now: datetime) -> pa
 async def process_payment(runtime: Runtime, payment_id: str, method: str) -> None:
     """Decide ``payment_id``; a redelivered or duplicated job finds it decided and does nothing."""
     async with runtime.session(causation=payment_id) as session:
-        await settle_payment(
+        decided = await settle_payment(
             session, payment_id, verdict(runtime.settings, method, random.SystemRandom(), datetime.now(UTC))
         )
+    if decided:
+        status = "failed" if isinstance(decided[0], payment.PaymentFailed) else "success"
+        metrics.PAYMENTS_DECIDED.labels(status).inc()
+        log.info("payment.decided", payment_id=payment_id, status=status)

@@ -75,21 +75,16 @@ async def run(
     settings: Any,
     stop: asyncio.Event,
 ) -> None:
-    """Enqueue due attempts until ``stop`` is set; one leader at a time."""
-    async with pool.connection() as leader:
-        if not await ledger.lead(leader, NAME, stop, POLL_S):
-            return
-        log.info("webhook_scheduler.leading")
-        scheduler = Scheduler(actors, settings)
-        try:
-            while not stop.is_set():
-                pause = POLL_S
-                try:
-                    if sent := await scheduler.tick(pool):
-                        log.info("webhook_scheduler.enqueued", deliveries=sent)
-                    pause = await scheduler.wait_s(pool)
-                except Exception:  # Redis or PostgreSQL away: what is due stays due
-                    log.exception("webhook_scheduler.tick_failed")
-                await ledger.pause(stop, pause)
-        finally:
-            await ledger.step_down(leader, NAME)
+    """Enqueue due attempts until ``stop`` is set; one leader at a time (what is due stays due through any
+    outage: ``ledger.follow`` retries with backoff)."""
+    scheduler = Scheduler(actors, settings)
+
+    async def batch(_epoch: int) -> int:
+        if sent := await scheduler.tick(pool):
+            log.info("webhook_scheduler.enqueued", deliveries=sent)
+        return 0  # then wait until the soonest retry is due
+
+    async def idle_s() -> float:
+        return await scheduler.wait_s(pool)
+
+    await ledger.follow(pool, NAME, stop, batch, poll_s=POLL_S, wake_on_events=False, idle_s=idle_s)

@@ -48,9 +48,10 @@ async def run(
     stop: asyncio.Event,
 ) -> None:
     interval = max(1.0, min(30.0, settings.sweep_grace_ms / 2000))
-    while not stop.is_set():
-        try:
+
+    async def sweep_forever() -> None:
+        while not stop.is_set():
             await sweep_once(pool, actors, settings)
-        except Exception:  # a passing outage: try again next round
-            log.exception("sweeper.failed")
-        await ledger.pause(stop, interval)
+            await ledger.pause(stop, interval)
+
+    await ledger.resilient("sweeper", sweep_forever, stop)

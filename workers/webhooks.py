@@ -25,7 +25,7 @@ import ledger
 from commands import targets, webhook
 from commands.errors import InvalidTransition
 from projections import webhook_logs
-from workers import http, signing
+from workers import http, metrics, signing
 from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -208,6 +208,8 @@ class Courier:
             error = f"refused: {exc}"[:EXCERPT_CHARS]
         except (TimeoutError, http.HTTPError, OSError, UnicodeError):
             error = NO_ANSWER
+        metrics.WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+        metrics.WEBHOOK_ATTEMPTS.labels(metrics.webhook_outcome(code)).inc()
         return Outcome(code, excerpt, error, round((time.perf_counter() - started) * 1000))
 
     async def close(self) -> None:

@@ -88,7 +88,7 @@ def data_dir() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def paygate_run(tmp_path: Path, data: Path, port: int) -> Iterator[Run]:
+def paygate_run(tmp_path: Path, data: Path, port: int, **extra: str) -> Iterator[Run]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env |= {
         "DATA_DIR": str(data),
@@ -96,6 +96,7 @@ def paygate_run(tmp_path: Path, data: Path, port: int) -> Iterator[Run]:
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
     log = tmp_path / f"run-{port}.log"
     with open(log, "ab") as out:
@@ -164,13 +165,15 @@ def test_run_without_configuration_serves_stops_cleanly_and_keeps_its_data(tmp_p
         stop_and_check_everything_is_gone(run, run.processes(), whole_group=False)
 
 
-def test_a_part_that_dies_stops_the_whole_run_with_a_failure(tmp_path: Path, data_dir: Path) -> None:
-    with paygate_run(tmp_path, data_dir, free_port()) as run:
+def test_a_part_that_keeps_dying_stops_the_whole_run_with_a_failure(tmp_path: Path, data_dir: Path) -> None:
+    # With no restarts allowed, the first death already counts as "keeps dying" (restarts: test_supervisor.py).
+    with paygate_run(tmp_path, data_dir, free_port(), SUPERVISOR_MAX_RESTARTS="0") as run:
         run.wait_healthy()
         procs = run.processes()
         parts = psutil.Process(run.proc.pid).children()
         worker = next(p for p in parts if p.cmdline()[-1] == "worker")
         worker.kill()  # a crash, not a request to stop
         assert run.proc.wait(60) != 0, run.tail()
+        assert "worker kept dying" in run.tail()
         _, alive = psutil.wait_procs(procs, timeout=20)
         assert alive == [], f"left running: {[(p.pid, p.name()) for p in alive]}\n{run.tail()}"
