@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 import ledger
+from api.ratelimit import TooManyFailures
 from api.responses import JSON
 from commands import errors
 
@@ -77,6 +78,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSON:
         return JSON(error_body(exc.code, exc.description, field=exc.field), status_code=_status(exc))
+
+    @app.exception_handler(TooManyFailures)
+    async def too_many_failures(request: Request, exc: TooManyFailures) -> JSON:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSON(error_body("RATE_LIMIT_ERROR", str(exc)), status_code=429, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:

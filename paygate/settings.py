@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     port: int = 8000
     data_dir: Path = Path(".data")
+    paygate_env: Literal["development", "production"] = "development"
 
     test_mode: bool = False
     test_payment_success: bool = True
@@ -35,6 +37,14 @@ class Settings(BaseSettings):
     test_merchant_email: str = "test@example.com"
     test_api_key: str = "key_test_abc123"
     test_api_secret: str = "secret_test_xyz789"  # noqa: S105 -- the spec's published test value
+
+    #: Server key for API-secret look-up hashes and for wrapping merchant data keys; in development a random one
+    #: is kept in DATA_DIR/signing.key when unset, production requires it. Changing it orphans every secret.
+    signing_key: str | None = Field(default=None, repr=False)
+    #: Seconds a rotated API key pair keeps working after `POST /api/v1/keys/rotate`.
+    api_key_grace_s: int = Field(default=86400, ge=0)
+    #: Failed authentications allowed per minute per API key and per client address before 429.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
 
     #: How long past its latest possible decision time a pending payment waits before the sweeper re-drives it.
     sweep_grace_ms: int = Field(default=30000, ge=0)
@@ -65,6 +75,10 @@ class Settings(BaseSettings):
         if self.refund_delay_min > self.refund_delay_max:
             raise ValueError("REFUND_DELAY_MIN must not exceed REFUND_DELAY_MAX")
         return self
+
+    @property
+    def production(self) -> bool:
+        return self.paygate_env == "production"
 
     @property
     def max_payment_delay_ms(self) -> int:

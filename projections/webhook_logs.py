@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger import Recorded
+from ledger import Recorded, vault
 
 NAME = "webhook_logs"
 
@@ -131,9 +131,14 @@ async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
-                      l.next_retry_at, l.version, m.webhook_url, m.webhook_secret
+                      l.next_retry_at, l.version, m.webhook_url, m.webhook_secret_sealed, k.wrapped_key
                FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
+               LEFT JOIN merchant_keys k ON k.merchant_id = l.merchant_id
                WHERE l.id = ANY(%s::uuid[])""",
             (delivery_ids,),
         )
-        return await cur.fetchall()
+        rows = await cur.fetchall()
+    # The secret is kept sealed under the merchant's data key; the courier signs with the plain text.
+    for r in rows:
+        r["webhook_secret"] = vault.reveal(r.pop("wrapped_key"), r.pop("webhook_secret_sealed"), r["merchant_id"])
+    return rows

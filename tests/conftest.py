@@ -108,6 +108,14 @@ def settings(database_url: str, redis_url: str) -> Any:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def server_key() -> None:
+    """In-process code seals and opens secrets with the key the gateway processes use (DATA_DIR under ROOT)."""
+    from ledger import vault
+
+    vault.install(vault.load_server_key(None, ROOT / ".data", production=False))
+
+
 @pytest.fixture(scope="session")
 async def pool(settings: Any) -> AsyncIterator[Any]:
     """A pool of application-role connections, as the API and workers use."""

@@ -131,9 +131,11 @@ class Courier:
         except Exception:  # the attempt stays due in the database: the scheduler re-drives it
             log.exception("webhook.delivery_failed", delivery_id=delivery.delivery_id)
 
-    async def _attempt(self, delivery: webhook.Delivery, url: str | None, secret: str) -> Outcome | None:
+    async def _attempt(self, delivery: webhook.Delivery, url: str | None, secret: str | None) -> Outcome | None:
         if not url:
             return Outcome(None, "", "no webhook URL configured", 0)
+        if secret is None:  # the merchant's data key was deleted: nothing may be signed for it any more
+            return Outcome(None, "", "webhook secret no longer available", 0)
         host_name = urlsplit(url).netloc
         host = self._hosts.get(host_name) or self._hosts.setdefault(
             host_name, _Host(self.settings.webhook_host_concurrency)
