@@ -214,6 +214,8 @@ def start_gateway(tmp_path: Path, database_url: str, redis_url: str, **env: str)
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        # Many tests send wrong credentials on purpose, all from 127.0.0.1: tests/security sets the real limit.
+        "AUTH_FAILURES_PER_MINUTE": "100000",
         **env,
     }
     logs = tmp_path / "logs"
