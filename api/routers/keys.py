@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from api.deps import MerchantDep, SessionDep, SettingsDep
 from api.ids import now, stamp
@@ -17,11 +18,17 @@ from ledger import vault
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], responses=ERRORS)
 
 
+class KeysRotatedOut(BaseModel):
+    api_key: str
+    api_secret: str
+    previous_key_expires_at: str
+
+
 def _token(n: int) -> str:
     return secrets.token_urlsafe(n).replace("-", "a").replace("_", "b")
 
 
-@router.post("/rotate")
+@router.post("/rotate", response_model=KeysRotatedOut)
 async def rotate(merchant: MerchantDep, session: SessionDep, settings: SettingsDep) -> JSON:
     """Issue a new key pair. Its secret is in this answer only: the gateway keeps just a hash and ciphertext."""
     api_key, api_secret = "key_live_" + _token(12), "secret_live_" + _token(24)
