@@ -20,7 +20,18 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 #: Placeholder values an operator might leave in place; production refuses them.
-DEFAULT_SIGNING_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "development", "paygate"})
+DEFAULT_SIGNING_KEYS = frozenset(
+    {
+        "",
+        "change-me",
+        "changeme",
+        "secret",
+        "dev",
+        "development",
+        "paygate",
+        "compose-development-signing-key-change-me",
+    }
+)
 MIN_SIGNING_KEY_LENGTH = 32
 _NONCE = 12
 

@@ -37,7 +37,7 @@ def api_alone(tmp_path: Path, url: str, redis_url: str, **env: str) -> Any:
     return gw
 
 
-@pytest.mark.parametrize("key", [None, "change-me", "short-but-set"])
+@pytest.mark.parametrize("key", [None, "change-me", "compose-development-signing-key-change-me", "short-but-set"])
 def test_production_refuses_a_missing_or_default_signing_key(
     key: str | None, tmp_path: Path, fresh_database: Callable[[], str], private_redis: Any
 ) -> None:
