@@ -150,22 +150,20 @@ class SecretsSealed:
 Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed
 
 
-def _drop(*names: str, version: str) -> "Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]":
-    """An upcaster that forgets plain-text fields and marks their protected forms unknown."""
+def _without_plain(*names: str, version: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """An upcaster that forgets the plain-text fields ``names`` and marks their protected forms unknown."""
+    unknown = {f"{n}_sealed": None for n in names} | ({"api_secret_hash": None} if "api_secret" in names else {})
 
     def upcast(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        kept = {k: v for k, v in data.items() if k not in names}
-        return version, kept | {f"{n}_sealed": None for n in names} | (
-            {"api_secret_hash": None} if "api_secret" in names else {}
-        )
+        return version, {k: v for k, v in data.items() if k not in names} | unknown
 
     return upcast
 
 
 #: Old event versions with plain secrets, read as the current ones without them (never rewritten).
 UPCASTERS = {
-    "merchant.registered.v1": _drop("api_secret", "webhook_secret", version=MerchantRegistered.TYPE),
-    "merchant.webhook_secret_rotated.v1": _drop("webhook_secret", version=WebhookSecretRotated.TYPE),
+    "merchant.registered.v1": _without_plain("api_secret", "webhook_secret", version=MerchantRegistered.TYPE),
+    "merchant.webhook_secret_rotated.v1": _without_plain("webhook_secret", version=WebhookSecretRotated.TYPE),
 }
 
 # ---------------------------------------------------------------- states
