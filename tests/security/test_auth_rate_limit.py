@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secretkit import AUTH, TEST_KEY, client, new_merchant
+from secretkit import AUTH, TEST_KEY, Gateway, client, free_port, new_merchant, start_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +18,6 @@ def two_apis(
     tmp_path_factory: pytest.TempPathFactory, fresh_database: Callable[[], str], private_redis: Any
 ) -> Iterator[tuple[Any, str, str]]:
     """One gateway (default limit of 20) with a second API process on its own port, on the same Redis."""
-    from conftest import Gateway, free_port, start_gateway
-
     url = fresh_database()
     tmp = tmp_path_factory.mktemp("ratelimit")
     gw = start_gateway(tmp, url, private_redis(), AUTH_FAILURES_PER_MINUTE="20")
@@ -90,14 +88,16 @@ def test_a_right_secret_is_never_counted(two_apis: tuple[Any, str, str]) -> None
             assert api.get("/api/v1/orders").status_code == 200
 
 
-def test_the_limit_is_a_setting(tmp_path: Path, fresh_database: Callable[[], str], private_redis: Any) -> None:
-    from conftest import start_gateway
-
-    gw = start_gateway(tmp_path, fresh_database(), private_redis(), AUTH_FAILURES_PER_MINUTE="3")
+def test_the_limit_is_a_setting(two_apis: tuple[Any, str, str], tmp_path: Path) -> None:
+    gw, _, _ = two_apis
+    port = free_port()  # a third API process of the same gateway, with a limit of 3
+    third = Gateway(env={**gw.env, "PORT": str(port), "AUTH_FAILURES_PER_MINUTE": "3"}, port=port, logs=tmp_path)
+    third.start("api")
     try:
-        with client(gw.url, "127.0.0.51", **WRONG) as anon:
+        third.wait_healthy(timeout=60, worker=False)
+        with client(third.url, "127.0.0.51", **WRONG) as anon:
             for _ in range(3):
                 assert anon.get("/api/v1/orders").status_code == 401
             assert_limited(anon.get("/api/v1/orders"))
     finally:
-        gw.close()
+        third.close()

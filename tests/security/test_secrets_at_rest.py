@@ -10,7 +10,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from secretkit import AUTH, TEST_SECRET, TEST_WEBHOOK_SECRET, client, new_merchant, tables_holding, until
+from secretkit import (
+    AUTH,
+    TEST_SECRET,
+    TEST_WEBHOOK_SECRET,
+    Gateway,
+    client,
+    free_port,
+    new_merchant,
+    start_gateway,
+    tables_holding,
+    until,
+)
 
 import ledger
 from commands.catalog import CODEC
@@ -23,8 +34,6 @@ pytestmark = pytest.mark.slow
 def world(
     tmp_path_factory: pytest.TempPathFactory, fresh_database: Callable[[], str], private_redis: Any
 ) -> Iterator[tuple[Any, str]]:
-    from conftest import start_gateway
-
     url = fresh_database()
     gw = start_gateway(tmp_path_factory.mktemp("secrets"), url, private_redis(), API_KEY_GRACE_S="3")
     yield gw, url
@@ -121,10 +130,8 @@ def _webhook(gw: Any, headers: dict[str, str]) -> str:
 
 
 def test_an_old_log_with_plain_secrets_is_upcast_and_migrated(
-    tmp_path: Path, fresh_database: Callable[[], str], private_redis: Any
+    tmp_path: Path, fresh_database: Callable[[], str], world: tuple[Any, str]
 ) -> None:
-    from conftest import start_gateway
-
     url = fresh_database()
     mid = "6f1c3a52-0000-4000-8000-00000000a11d"
     api_secret, first_hook, last_hook = (
@@ -159,8 +166,13 @@ def test_an_old_log_with_plain_secrets_is_upcast_and_migrated(
             )
 
     asyncio.run(write_old_log())
-    gw = start_gateway(tmp_path, url, private_redis())
+    # The API alone migrates (and enqueues no job), so it may share the other gateway's Redis database.
+    port = free_port()
+    env = {**world[0].env, "DATABASE_URL": url, "PORT": str(port)}
+    gw = Gateway(env=env, port=port, logs=tmp_path)
+    gw.start("api")
     try:
+        gw.wait_healthy(timeout=60, worker=False)
         headers = {"X-Api-Key": "key_legacy_1", "X-Api-Secret": api_secret}
         with client(gw.url, **headers) as api:
             assert api.get("/api/v1/orders").status_code == 200
@@ -177,7 +189,7 @@ def test_an_old_log_with_plain_secrets_is_upcast_and_migrated(
             assert conn.execute("SELECT count(*) FROM merchants WHERE api_secret IS NOT NULL").fetchone() == (0,)
         gw.stop("api")  # a restart seals nothing twice
         gw.start("api")
-        gw.wait_healthy()
+        gw.wait_healthy(timeout=60, worker=False)
         with psycopg.connect(url, autocommit=True) as conn:
             row = conn.execute("SELECT count(*) FROM events WHERE type = 'merchant.secrets_sealed.v1'").fetchone()
         assert row == (1,)
