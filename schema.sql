@@ -64,13 +64,40 @@ CREATE TABLE IF NOT EXISTS merchants (
     name           text NOT NULL,
     email          text NOT NULL UNIQUE,
     api_key        text NOT NULL UNIQUE,
-    api_secret     text NOT NULL,
     webhook_url    text,
-    webhook_secret text NOT NULL,
     webhook_events text[] NOT NULL DEFAULT '{}',
     is_active      boolean NOT NULL DEFAULT true,
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL
+);
+
+-- Secrets at rest: a keyed hash of the API secret for look-ups, and the secrets the gateway must use as
+-- ciphertext under the merchant's data key (merchant_keys). The previous key pair of a rotation keeps working
+-- until previous_key_expires_at. An older database's plain api_secret/webhook_secret columns are sealed and
+-- dropped at start-up (api/migrate.py); here they only lose NOT NULL so new rows can be written meanwhile.
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS api_secret_hash text;
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS api_secret_sealed text;
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS webhook_secret_sealed text;
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_api_key text;
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_secret_hash text;
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_key_expires_at timestamptz;
+CREATE UNIQUE INDEX IF NOT EXISTS merchants_by_previous_key ON merchants (previous_api_key);
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'merchants' AND column_name = 'api_secret') THEN
+        ALTER TABLE merchants ALTER COLUMN api_secret DROP NOT NULL, ALTER COLUMN webhook_secret DROP NOT NULL;
+        IF NOT EXISTS (SELECT 1 FROM merchants WHERE api_secret IS NOT NULL OR webhook_secret IS NOT NULL) THEN
+            ALTER TABLE merchants DROP COLUMN api_secret, DROP COLUMN webhook_secret;
+        END IF;
+    END IF;
+END $$;
+
+-- Not derived from the log, and never rebuilt: each merchant's data key, wrapped with the server key.
+-- Deleting a row forgets that merchant's secrets (crypto-shredding) while the log still reads.
+CREATE TABLE IF NOT EXISTS merchant_keys (
+    merchant_id uuid PRIMARY KEY,
+    wrapped_key bytea NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE IF NOT EXISTS orders (

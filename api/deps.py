@@ -24,7 +24,8 @@ ConnDep = Annotated[psycopg.AsyncConnection[Any], Depends(_conn)]
 
 
 async def _merchant(request: Request, conn: ConnDep) -> Merchant:
-    merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers)
+    client = request.client.host if request.client else None
+    merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers, client)
     structlog.contextvars.bind_contextvars(merchant_id=merchant.id)
     return merchant
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 import ledger
 from api import outage
+from api.ratelimit import TooManyFailures
 from api.responses import JSON
 from commands import errors
 
@@ -86,6 +87,11 @@ def install(app: FastAPI) -> None:
         status = _status(exc)
         headers = CHALLENGE if status == 401 else None
         return JSON(error_body(exc.code, exc.description, field=exc.field), status_code=status, headers=headers)
+
+    @app.exception_handler(TooManyFailures)
+    async def too_many_failures(request: Request, exc: TooManyFailures) -> JSON:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSON(error_body("RATE_LIMIT_ERROR", str(exc)), status_code=429, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:

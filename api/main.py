@@ -16,9 +16,13 @@ from api.ids import now
 from api.limits import BodyLimit
 from api.logging import RequestContext
 from api.methods import AllowedMethods
+from api.migrate import seal_legacy_secrets
 from api.outage import Breaker
-from api.routers import balances, health, orders, payments, refunds, testing, webhooks
+from api.production import refuse_published_credentials
+from api.ratelimit import FailureLimiter
+from api.routers import balances, health, keys, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
+from ledger import vault
 
 
 def create_app(
@@ -36,7 +40,11 @@ def create_app(
         await pool.open(wait=True)
         app.state.pool = pool
         app.state.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-        await seed_test_merchant(pool, settings)
+        await seal_legacy_secrets(pool)
+        if settings.production:
+            await refuse_published_credentials(pool, settings)
+        else:
+            await seed_test_merchant(pool, settings)
         try:
             yield
         finally:
@@ -52,7 +60,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.auth = Authenticator()
+    # Refuses to build without a usable server key in production (a missing or default SIGNING_KEY).
+    vault.install(vault.load_server_key(settings.signing_key, settings.data_dir, production=settings.production))
+    app.state.auth = Authenticator(
+        limiter=FailureLimiter(redis_url, settings.auth_failures_per_minute),
+        first_try=FailureLimiter(redis_url, 1, prefix="paygate-auth-first"),
+    )
     app.state.breaker = Breaker(settings.db_down_wait_s)
     errors.install(app)
     openapi.install(app)
@@ -63,9 +76,11 @@ def create_app(
         refunds.router,
         balances.router,
         webhooks.router,
-        testing.router,
+        keys.router,
     ):
         app.include_router(router)
+    if not settings.production:  # evaluators' helpers: never served in production
+        app.include_router(testing.router)
     app.add_middleware(AllowedMethods, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNul)

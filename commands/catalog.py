@@ -12,4 +12,7 @@ def _events(aggregate: ModuleType) -> tuple[type, ...]:
     return get_args(aggregate.Event) or (aggregate.Event,)
 
 
-CODEC = Codec([cls for aggregate in (merchant, order, payment, webhook) for cls in _events(aggregate)])
+CODEC = Codec(
+    [cls for aggregate in (merchant, order, payment, webhook) for cls in _events(aggregate)],
+    upcasters=merchant.UPCASTERS,
+)

@@ -1,8 +1,13 @@
-"""The merchant aggregate: registration and webhook settings (URL, subscribed events, signing secret)."""
+"""The merchant aggregate: registration, API key rotation and webhook settings (URL, events, signing secret).
+
+No secret reaches an event in plain text: events hold the API secret's keyed hash (for look-ups) and the
+secrets the gateway must use sealed under the merchant's data key, which lives outside the log (ledger.vault).
+"""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import assert_never
+from typing import Any, assert_never
 from urllib.parse import urlsplit
 
 from commands.errors import InvalidTransition, ValidationFailed
@@ -20,12 +25,27 @@ MAX_EMAIL_LENGTH = 254
 
 @dataclass(frozen=True)
 class RegisterMerchant:
+    """The plain request to register; ``usecases.register_merchant`` seals it into ``Register``, never stored."""
+
     merchant_id: str
     name: str
     email: str
     api_key: str
     api_secret: str
     webhook_secret: str
+    occurred_at: str
+    password_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Register:
+    merchant_id: str
+    name: str
+    email: str
+    api_key: str
+    api_secret_hash: str
+    api_secret_sealed: str
+    webhook_secret_sealed: str
     occurred_at: str
     password_hash: str | None = None
 
@@ -43,24 +63,50 @@ class ConfigureWebhook:
 @dataclass(frozen=True)
 class RotateWebhookSecret:
     merchant_id: str
-    webhook_secret: str
+    webhook_secret_sealed: str
     occurred_at: str
 
 
-Command = RegisterMerchant | ConfigureWebhook | RotateWebhookSecret
+@dataclass(frozen=True)
+class RotateApiKey:
+    """Issue a new key pair; the current one keeps working until ``previous_key_expires_at``."""
+
+    merchant_id: str
+    api_key: str
+    api_secret_hash: str
+    api_secret_sealed: str
+    previous_key_expires_at: str
+    occurred_at: str
+
+
+@dataclass(frozen=True)
+class SealLegacySecrets:
+    """Record the protected form of secrets that an older log held in plain text (api/migrate.py)."""
+
+    merchant_id: str
+    api_secret_hash: str
+    api_secret_sealed: str
+    webhook_secret_sealed: str
+    occurred_at: str
+
+
+Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets
 
 # ---------------------------------------------------------------- events
 
 
 @dataclass(frozen=True)
 class MerchantRegistered:
-    TYPE = "merchant.registered.v1"
+    """Version 1 held both secrets in plain text: its upcaster drops them (None), SecretsSealed restores them."""
+
+    TYPE = "merchant.registered.v2"
     merchant_id: str
     name: str
     email: str
     api_key: str
-    api_secret: str
-    webhook_secret: str
+    api_secret_hash: str | None
+    api_secret_sealed: str | None
+    webhook_secret_sealed: str | None
     registered_at: str
     password_hash: str | None = None
 
@@ -76,13 +122,54 @@ class WebhookConfigured:
 
 @dataclass(frozen=True)
 class WebhookSecretRotated:
-    TYPE = "merchant.webhook_secret_rotated.v1"
+    """Version 1 held the secret in plain text: its upcaster drops it (None)."""
+
+    TYPE = "merchant.webhook_secret_rotated.v2"
     merchant_id: str
-    webhook_secret: str
+    webhook_secret_sealed: str | None
     rotated_at: str
 
 
-Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated
+@dataclass(frozen=True)
+class ApiKeyRotated:
+    TYPE = "merchant.api_key_rotated.v1"
+    merchant_id: str
+    api_key: str
+    api_secret_hash: str
+    api_secret_sealed: str
+    previous_api_key: str
+    previous_key_expires_at: str
+    rotated_at: str
+
+
+@dataclass(frozen=True)
+class SecretsSealed:
+    TYPE = "merchant.secrets_sealed.v1"
+    merchant_id: str
+    api_secret_hash: str
+    api_secret_sealed: str
+    webhook_secret_sealed: str
+    sealed_at: str
+
+
+Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed
+
+
+def _without_plain(*names: str, version: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """An upcaster that forgets the plain-text fields ``names`` and marks their protected forms unknown."""
+    unknown = {f"{n}_sealed": None for n in names} | ({"api_secret_hash": None} if "api_secret" in names else {})
+
+    def upcast(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return version, {k: v for k, v in data.items() if k not in names} | unknown
+
+    return upcast
+
+
+#: Old event versions with plain secrets, read as the current ones without them (never rewritten).
+UPCASTERS = {
+    "merchant.registered.v1": _without_plain("api_secret", "webhook_secret", version=MerchantRegistered.TYPE),
+    "merchant.webhook_secret_rotated.v1": _without_plain("webhook_secret", version=WebhookSecretRotated.TYPE),
+}
 
 # ---------------------------------------------------------------- states
 
@@ -98,7 +185,8 @@ class ActiveMerchant:
     email: str
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] = DEFAULT_EVENTS
-    webhook_secret: str = ""
+    api_key: str = ""
+    webhook_secret_sealed: str | None = None
 
 
 State = NoMerchant | ActiveMerchant
@@ -109,7 +197,7 @@ def stream_id(merchant_id: str) -> str:
     return f"merchant-{merchant_id}"
 
 
-def _check_registration(c: RegisterMerchant) -> None:
+def _check_registration(c: "RegisterMerchant | Register") -> None:
     if not c.name.strip() or len(c.name) > MAX_NAME_LENGTH or not c.name.isprintable():
         raise ValidationFailed(f"name must be 1 to {MAX_NAME_LENGTH} printable characters", field="name")
     if len(c.email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(c.email):
@@ -153,9 +241,9 @@ def _configured(m: ActiveMerchant, c: ConfigureWebhook) -> list[Event]:
 def decide(state: State, command: Command) -> list[Event]:
     """Raises ValidationFailed for a bad webhook URL or event list, InvalidTransition for an unknown merchant."""
     match command, state:
-        case RegisterMerchant(), ActiveMerchant():
+        case Register(), ActiveMerchant():
             return []  # registering the same merchant again is an idempotent repeat
-        case RegisterMerchant() as c, _:  # NoMerchant: the case above took ActiveMerchant
+        case Register() as c, _:  # NoMerchant: the case above took ActiveMerchant
             _check_registration(c)
             return [
                 MerchantRegistered(
@@ -163,8 +251,9 @@ def decide(state: State, command: Command) -> list[Event]:
                     name=c.name,
                     email=c.email,
                     api_key=c.api_key,
-                    api_secret=c.api_secret,
-                    webhook_secret=c.webhook_secret,
+                    api_secret_hash=c.api_secret_hash,
+                    api_secret_sealed=c.api_secret_sealed,
+                    webhook_secret_sealed=c.webhook_secret_sealed,
                     registered_at=c.occurred_at,
                     password_hash=c.password_hash,
                 )
@@ -176,9 +265,31 @@ def decide(state: State, command: Command) -> list[Event]:
         case RotateWebhookSecret() as c, _:
             if not isinstance(state, ActiveMerchant):
                 raise InvalidTransition("merchant does not exist")
-            if c.webhook_secret == state.webhook_secret:
-                return []
-            return [WebhookSecretRotated(state.merchant_id, c.webhook_secret, c.occurred_at)]
+            if c.webhook_secret_sealed == state.webhook_secret_sealed:
+                return []  # a repeat of the same rotation
+            return [WebhookSecretRotated(state.merchant_id, c.webhook_secret_sealed, c.occurred_at)]
+        case RotateApiKey() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            return [
+                ApiKeyRotated(
+                    state.merchant_id,
+                    c.api_key,
+                    c.api_secret_hash,
+                    c.api_secret_sealed,
+                    state.api_key,
+                    c.previous_key_expires_at,
+                    c.occurred_at,
+                )
+            ]
+        case SealLegacySecrets() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            return [
+                SecretsSealed(
+                    c.merchant_id, c.api_secret_hash, c.api_secret_sealed, c.webhook_secret_sealed, c.occurred_at
+                )
+            ]
         case _:
             assert_never(command)
 
@@ -186,13 +297,22 @@ def decide(state: State, command: Command) -> list[Event]:
 def evolve(state: State, event: Event) -> State:
     match event:
         case MerchantRegistered():
-            return ActiveMerchant(merchant_id=event.merchant_id, email=event.email, webhook_secret=event.webhook_secret)
+            return ActiveMerchant(
+                merchant_id=event.merchant_id,
+                email=event.email,
+                api_key=event.api_key,
+                webhook_secret_sealed=event.webhook_secret_sealed,
+            )
         case WebhookConfigured() as e:
             if isinstance(state, ActiveMerchant):
                 return replace(state, webhook_url=e.url, webhook_events=tuple(e.events))
             return state
-        case WebhookSecretRotated() as e:
-            return replace(state, webhook_secret=e.webhook_secret) if isinstance(state, ActiveMerchant) else state
+        case ApiKeyRotated() as e:
+            return replace(state, api_key=e.api_key) if isinstance(state, ActiveMerchant) else state
+        case WebhookSecretRotated() | SecretsSealed() as e:
+            if isinstance(state, ActiveMerchant):
+                return replace(state, webhook_secret_sealed=e.webhook_secret_sealed)
+            return state
         case _:
             assert_never(event)
 

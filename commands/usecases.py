@@ -8,6 +8,7 @@ import ledger
 from commands import merchant, order, payment
 from commands.errors import DuplicateMerchant, OrderNotFound
 from commands.handler import Session, handle
+from ledger import vault
 
 
 async def register_merchant(session: Session, command: merchant.RegisterMerchant) -> bool:
@@ -18,7 +19,22 @@ async def register_merchant(session: Session, command: merchant.RegisterMerchant
     """
     try:
         async with session.conn.transaction():
-            events = await handle(session, merchant, merchant.stream_id(command.merchant_id), command)
+            # The data key is made in the same transaction as the registration, so the two exist together.
+            key = await vault.data_key(session.conn, command.merchant_id, create=True)
+            assert key is not None
+            c, mid = command, command.merchant_id
+            sealed = merchant.Register(
+                merchant_id=mid,
+                name=c.name,
+                email=c.email,
+                api_key=c.api_key,
+                api_secret_hash=vault.current().lookup_hash(c.api_secret),
+                api_secret_sealed=vault.seal(key, c.api_secret, mid),
+                webhook_secret_sealed=vault.seal(key, c.webhook_secret, mid),
+                occurred_at=c.occurred_at,
+                password_hash=c.password_hash,
+            )
+            events = await handle(session, merchant, merchant.stream_id(mid), sealed)
     except psycopg.errors.UniqueViolation as e:
         raise DuplicateMerchant("a merchant with this email or API key already exists") from e
     return bool(events)

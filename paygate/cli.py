@@ -167,7 +167,9 @@ async def _create_merchant(settings: Settings, database_url: str, name: str, ema
     from commands import merchant
     from commands.usecases import register_merchant
     from paygate.database import apply_schema, make_pool
+    from paygate.processes import install_vault
 
+    install_vault(settings)
     await apply_schema(database_url)
     creds = {
         "id": str(uuid.uuid4()),

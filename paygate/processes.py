@@ -10,6 +10,7 @@ import uvicorn
 import uvloop
 
 from api.logging import configure
+from ledger import vault
 from paygate.database import apply_schema, make_pool
 from paygate.protocol import BoundedHttpToolsProtocol
 from paygate.settings import Settings
@@ -24,8 +25,14 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+def install_vault(settings: Settings) -> None:
+    """This process's server key (refused in production when missing or a placeholder)."""
+    vault.install(vault.load_server_key(settings.signing_key, settings.data_dir, production=settings.production))
+
+
 def api(settings: Settings, database_url: str, redis_url: str) -> None:
     configure(settings.log_level)
+    install_vault(settings)  # fail here, before uvicorn starts, on a missing or default production key
     asyncio.run(apply_schema(database_url))
     # uvicorn's worker processes build the app from the environment (paygate.asgi).
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
@@ -58,6 +65,7 @@ def worker(settings: Settings, database_url: str, redis_url: str, queues: list[s
     from workers.runtime import Runtime
 
     configure(settings.log_level)
+    install_vault(settings)  # webhook deliveries are signed with the merchant's decrypted secret
     asyncio.run(apply_schema(database_url))
     serve_metrics(settings.metrics_port)
     # The AsyncIO middleware's event loop, where async actors and webhook deliveries run, comes from the

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     test_api_key: str = "key_test_abc123"
     test_api_secret: str = "secret_test_xyz789"  # noqa: S105 -- the spec's published test value
 
+    #: Server key for API-secret look-up hashes and for wrapping merchant data keys; in development a random one
+    #: is kept in DATA_DIR/signing.key when unset, production requires it. Changing it orphans every secret.
+    signing_key: str | None = Field(default=None, repr=False)
+    #: Seconds a rotated API key pair keeps working after `POST /api/v1/keys/rotate`.
+    api_key_grace_s: int = Field(default=86400, ge=0)
+    #: Failed authentications allowed per minute per API key and per client address before 429.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
+
     #: How long past its latest possible decision time a pending payment waits before the sweeper re-drives it.
     sweep_grace_ms: int = Field(default=30000, ge=0)
     #: Seconds an idle-in-transaction session may hold back every commit-order reader.
@@ -92,6 +100,10 @@ class Settings(BaseSettings):
     def allow_private_networks(self) -> bool:
         """Whether webhooks may reach inward addresses: WEBHOOK_ALLOW_PRIVATE_NETWORKS, by default TEST_MODE."""
         return self.test_mode if self.webhook_allow_private_networks is None else self.webhook_allow_private_networks
+
+    @property
+    def production(self) -> bool:
+        return self.paygate_env == "production"
 
     @property
     def max_payment_delay_ms(self) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger import Recorded
+from ledger import Recorded, vault
 
 NAME = "webhook_logs"
 
@@ -147,9 +147,15 @@ async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -
         return await cur.fetchall()
 
 
-async def endpoints(conn: psycopg.AsyncConnection[Any], merchant_ids: list[str]) -> dict[str, tuple[str | None, str]]:
-    """Each merchant's webhook URL and secret as they are now, read at the moment of an attempt."""
+async def endpoints(
+    conn: psycopg.AsyncConnection[Any], merchant_ids: list[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """Each merchant's webhook URL and secret as they are now, read at the moment of an attempt. The secret is
+    kept sealed under the merchant's data key; None when that key was deleted (crypto-shredded)."""
     cur = await conn.execute(
-        "SELECT id::text, webhook_url, webhook_secret FROM merchants WHERE id = ANY(%s::uuid[])", (merchant_ids,)
+        """SELECT m.id::text, m.webhook_url, m.webhook_secret_sealed, k.wrapped_key
+           FROM merchants m LEFT JOIN merchant_keys k ON k.merchant_id = m.id
+           WHERE m.id = ANY(%s::uuid[])""",
+        (merchant_ids,),
     )
-    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+    return {r[0]: (r[1], vault.reveal(r[3], r[2], r[0])) for r in await cur.fetchall()}

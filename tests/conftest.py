@@ -115,6 +115,14 @@ def settings(database_url: str, redis_url: str) -> Any:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def server_key() -> None:
+    """In-process code seals and opens secrets with the key the gateway processes use (DATA_DIR under ROOT)."""
+    from ledger import vault
+
+    vault.install(vault.load_server_key(None, ROOT / ".data", production=False))
+
+
 @pytest.fixture(scope="session")
 async def pool(settings: Any) -> AsyncIterator[Any]:
     """A pool of application-role connections, as the API and workers use."""
@@ -221,6 +229,8 @@ def start_gateway(tmp_path: Path, database_url: str, redis_url: str, **env: str)
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        # Many tests send wrong credentials on purpose, all from 127.0.0.1: tests/security sets the real limit.
+        "AUTH_FAILURES_PER_MINUTE": "100000",
         **env,
     }
     logs = tmp_path / "logs"

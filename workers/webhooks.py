@@ -173,6 +173,8 @@ class Courier:
                 state = replace(state, started_at=start.occurred_at)
                 if not url:
                     return state, version, Outcome(None, "", "no webhook URL configured", 0)
+                if secret is None:  # the merchant's data key was deleted: nothing may be signed for it any more
+                    return state, version, Outcome(None, "", "webhook secret no longer available", 0)
                 return state, version, await self.post(url, secret, state.delivery)
         finally:
             host.waiting -= 1
@@ -290,7 +292,7 @@ class Recorder:
                 found = await webhook_logs.endpoints(session.conn, merchants) if merchants else {}
         results: list[Any] = [None] * len(items)
         for i in starts:
-            url, secret = found.get(items[i][0].delivery.merchant_id, (None, ""))
+            url, secret = found.get(items[i][0].delivery.merchant_id, (None, None))
             results[i] = (url, secret, versions[i])
         return results
 

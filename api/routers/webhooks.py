@@ -26,8 +26,9 @@ from api.schemas import (
 from api.strictjson import StrictJsonRoute
 from commands import merchant as merchants_agg
 from commands import targets, webhook
-from commands.errors import ValidationFailed, WebhookNotFound
+from commands.errors import InvalidTransition, ValidationFailed, WebhookNotFound
 from commands.handler import Session, handle
+from ledger import vault
 from projections import bodies, merchants, webhook_logs
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=StrictJsonRoute)
@@ -81,8 +82,12 @@ async def put_config(body: WebhookConfigIn, merchant: MerchantDep, session: Sess
 
 @router.post("/config/secret", response_model=WebhookConfigOut, responses=errors(*READ, "CONFLICT_ERROR"))
 async def rotate_secret(merchant: MerchantDep, session: SessionDep) -> JSON:
-    command = merchants_agg.RotateWebhookSecret(merchant.id, new_secret(), stamp(now()))
-    return await _change(session, merchant.id, command)
+    async with session.conn.transaction():
+        key = await vault.data_key(session.conn, merchant.id)
+        if key is None:  # shredded: this merchant's secrets were forgotten on purpose
+            raise InvalidTransition("this merchant's keys were deleted")
+        sealed = vault.seal(key, new_secret(), merchant.id)
+        return await _change(session, merchant.id, merchants_agg.RotateWebhookSecret(merchant.id, sealed, stamp(now())))
 
 
 @router.post("/test", status_code=201, responses=errors(*READ, "CONFLICT_ERROR"))

@@ -82,7 +82,7 @@ def test_api_processes_starting_together_seed_the_test_merchant_once(
         r = httpx.get(f"{url}/api/v1/test/merchant", timeout=5)
         assert r.status_code == 200 and r.json()["seeded"] is True
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM events WHERE type = 'merchant.registered.v1'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM events WHERE type = 'merchant.registered.v2'").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM merchants").fetchone() == (1,)
 
 

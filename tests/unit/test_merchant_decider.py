@@ -7,13 +7,14 @@ from commands import merchant
 from commands.errors import InvalidTransition, ValidationFailed
 
 AT = "2030-06-15T10:00:00.000000Z"
-REGISTER = merchant.RegisterMerchant(
+REGISTER = merchant.Register(
     merchant_id="550e8400-e29b-41d4-a716-446655440000",
     name="Test Merchant",
     email="test@example.com",
     api_key="key_test_abc123",
-    api_secret="secret_test_xyz789",
-    webhook_secret="whsec_test_abc123",
+    api_secret_hash="hash-of-secret",
+    api_secret_sealed="sealed-api-secret",
+    webhook_secret_sealed="sealed-webhook-secret",
     occurred_at=AT,
 )
 REGISTERED = merchant.MerchantRegistered(
@@ -21,8 +22,9 @@ REGISTERED = merchant.MerchantRegistered(
     name="Test Merchant",
     email="test@example.com",
     api_key="key_test_abc123",
-    api_secret="secret_test_xyz789",
-    webhook_secret="whsec_test_abc123",
+    api_secret_hash="hash-of-secret",
+    api_secret_sealed="sealed-api-secret",
+    webhook_secret_sealed="sealed-webhook-secret",
     registered_at=AT,
 )
 
@@ -92,8 +94,8 @@ def test_events_must_be_known_and_at_least_one(events: tuple[str, ...]) -> None:
 
 
 def test_rotating_the_secret_records_the_new_one_once() -> None:
-    rotate = merchant.RotateWebhookSecret(REGISTER.merchant_id, "whsec_" + "A" * 32, AT)
-    rotated = merchant.WebhookSecretRotated(REGISTER.merchant_id, "whsec_" + "A" * 32, AT)
+    rotate = merchant.RotateWebhookSecret(REGISTER.merchant_id, "sealed-new-secret", AT)
+    rotated = merchant.WebhookSecretRotated(REGISTER.merchant_id, "sealed-new-secret", AT)
     given(merchant, REGISTERED).when(rotate).then(rotated)
     given(merchant, REGISTERED, rotated).when(rotate).then()
 
@@ -131,3 +133,41 @@ def test_payment_captured_and_order_paid_may_be_subscribed_to() -> None:
     command = merchant.ConfigureWebhook(REGISTER.merchant_id, "https://e.com/h", ("order.paid", "payment.captured"), AT)
     [event] = given(merchant, REGISTERED).when(command).decided()
     assert event.events == ("payment.captured", "order.paid")
+
+
+# ---------------------------------------------------------------- API keys and old, plain-text events
+
+
+def test_rotating_the_api_key_names_the_previous_key_and_when_it_expires() -> None:
+    rotate = merchant.RotateApiKey(REGISTER.merchant_id, "key_new", "hash-new", "sealed-new", "2030-06-16T10:00Z", AT)
+    rotated = merchant.ApiKeyRotated(
+        REGISTER.merchant_id, "key_new", "hash-new", "sealed-new", "key_test_abc123", "2030-06-16T10:00Z", AT
+    )
+    given(merchant, REGISTERED).when(rotate).then(rotated)
+    again = merchant.RotateApiKey(REGISTER.merchant_id, "key_3", "h3", "s3", "2030-06-16T11:00Z", AT)
+    [event] = given(merchant, REGISTERED, rotated).when(again).decided()
+    assert isinstance(event, merchant.ApiKeyRotated) and event.previous_api_key == "key_new"
+
+
+def test_old_events_with_plain_secrets_are_read_without_them() -> None:
+    from commands.catalog import CODEC
+
+    old = {
+        "merchant_id": REGISTER.merchant_id,
+        "name": "Test Merchant",
+        "email": "test@example.com",
+        "api_key": "key_test_abc123",
+        "api_secret": "secret_test_xyz789",
+        "webhook_secret": "whsec_test_abc123",
+        "registered_at": AT,
+        "password_hash": None,
+    }
+    event = CODEC.decode("merchant.registered.v1", old)
+    assert isinstance(event, merchant.MerchantRegistered)
+    assert (event.api_secret_hash, event.api_secret_sealed, event.webhook_secret_sealed) == (None, None, None)
+    assert "secret_test_xyz789" not in repr(event) and "whsec_test_abc123" not in repr(event)
+    rotated = CODEC.decode(
+        "merchant.webhook_secret_rotated.v1",
+        {"merchant_id": REGISTER.merchant_id, "webhook_secret": "whsec_old", "rotated_at": AT},
+    )
+    assert rotated == merchant.WebhookSecretRotated(REGISTER.merchant_id, None, AT)
