@@ -24,16 +24,22 @@ DOWN_FOR_S = 5.0
 
 
 class Breaker:
-    """Remembers when the database last failed; while it is down, waits for a connection are short."""
+    """Remembers when the database last failed; while it is down, waits for a connection are short.
+
+    A connection handed out after the last failure ends the outage at once. A pool timeout while others got
+    connections is a saturated pool (a burst, a slow query), not an outage: counting it would keep the waits
+    short exactly while the pool is still growing back after a restart, and so keep answering 503.
+    """
 
     def __init__(self, down_wait_s: float, normal_wait_s: float = 30.0) -> None:
         self.down_wait_s = down_wait_s
         self.normal_wait_s = normal_wait_s
         self.failed_at = float("-inf")
+        self.served_at = float("-inf")
 
     @property
     def down(self) -> bool:
-        return time.monotonic() - self.failed_at < DOWN_FOR_S
+        return self.failed_at > self.served_at and time.monotonic() - self.failed_at < DOWN_FOR_S
 
     def trip(self) -> None:
         if not self.down:
@@ -42,11 +48,14 @@ class Breaker:
 
     @asynccontextmanager
     async def connection(self, pool: AsyncConnectionPool[Any]) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        asked_at = time.monotonic()
         try:
             async with pool.connection(timeout=self.down_wait_s if self.down else self.normal_wait_s) as conn:
+                self.served_at = time.monotonic()
                 yield conn
         except Exception as exc:
-            if is_outage(exc):
+            saturated = isinstance(exc, PoolTimeout) and self.served_at > asked_at
+            if is_outage(exc) and not saturated:
                 self.trip()
             raise
 

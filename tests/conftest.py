@@ -6,6 +6,7 @@ Each test session gets a fresh database and its own Redis database number, so ru
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,6 +45,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def _own_redis(folder: Path) -> Iterator[str]:
+    """A redis-server of this session's own, with databases enough for every private gateway the suite starts,
+    and no other session or process contending for them."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--databases", str(_DATABASES),
+         "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + scaled(30)
+        while True:
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            assert proc.poll() is None, "redis-server exited at start"
+            assert time.monotonic() < deadline, "redis-server never answered PING"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 @dataclass(frozen=True)
 class Servers:
     """Admin URL of the PostgreSQL server and base URL of the Redis server the tests use."""
@@ -51,6 +78,7 @@ class Servers:
     pg_admin_url: str
     redis_base: str
     embedded: bool
+    own_redis: bool = False
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +87,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     rd = os.environ.get("TEST_REDIS_BASE")
     if pg is None and _reachable("127.0.0.1", 5432):
         pg = "postgresql://postgres@127.0.0.1:5432/postgres"
-    if rd is None and _reachable("127.0.0.1", 6379):
-        rd = "redis://127.0.0.1:6379"
-    if pg and rd:
-        yield Servers(pg, rd, embedded=False)
-        return
+    with contextlib.ExitStack() as stack:
+        own = rd is None and shutil.which("redis-server") is not None
+        if own:
+            rd = stack.enter_context(_own_redis(tmp_path_factory.mktemp("redis")))
+        elif rd is None and _reachable("127.0.0.1", 6379):
+            rd = "redis://127.0.0.1:6379"
+        if pg and rd:
+            yield Servers(pg, rd, embedded=False, own_redis=own)
+            return
     from paygate import embedded
 
     data = ROOT / ".data" / "test-services"
@@ -297,7 +329,9 @@ def fresh_database(servers: Servers) -> Iterator[Any]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-#: Redis database numbers private gateways may claim; 0 and the 9–14 of ``redis_url`` are left alone.
+#: Databases of the session's own redis-server; on a shared server only the 16 it has by default.
+_DATABASES = 256
+#: Redis database numbers private gateways may claim (0 holds the claims), on a shared server and on our own.
 _CLAIMABLE = (2, 3, 4, 5, 6, 7, 8, 15)
 
 
@@ -311,7 +345,7 @@ def private_redis(servers: Servers) -> Iterator[Any]:
     claimed: list[tuple[int, str]] = []
 
     def claim() -> str:
-        for n in _CLAIMABLE:
+        for n in range(1, _DATABASES) if servers.own_redis else _CLAIMABLE:
             url = f"{servers.redis_base}?db={n}" if unix else f"{servers.redis_base}/{n}"
             if not registry.set(f"paygate-tests:claim:{n}", token, nx=True, ex=3600):
                 continue

@@ -102,6 +102,15 @@ def _waiting_on(pg: Cluster, dbname: str, wait_event: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _waits(pg: Cluster, dbname: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(pg.url(dbname), autocommit=True) as c:
+        return c.execute(
+            "SELECT state, wait_event_type, wait_event, count(*) FROM pg_stat_activity WHERE datname = %s"
+            " GROUP BY 1, 2, 3",
+            (dbname,),
+        ).fetchall()
+
+
 def test_commit_lost_in_a_restart_is_commit_unknown_and_the_key_returns_the_committed_order(
     pg: Cluster, api_only: Gateway
 ) -> None:
@@ -143,7 +152,7 @@ def test_sigterm_finishes_every_request_in_flight(pg: Cluster, api_only: Gateway
         futures = [ex.submit(create_order, api_only, f"drain-{secrets.token_hex(6)}") for _ in range(20)]
         deadline = time.monotonic() + scaled(30)
         while _waiting_on(pg, "outage", "relation") < 20:
-            assert time.monotonic() < deadline, "the 20 requests never reached the database"
+            assert time.monotonic() < deadline, f"the 20 requests never reached the database: {_waits(pg, 'outage')}"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         # Stopped accepting: a new connection is refused while the 20 are still held.
