@@ -69,9 +69,9 @@ export function cvvLength(network: Network): number[] {
 
 export function checkCvv(cvv: string, network: Network): string | null {
   const lengths = cvvLength(network);
-  const what = lengths.join(" or ") + " digits";
-  if (!cvv) return `Enter the ${what} security code`;
-  return /^[0-9]+$/.test(cvv) && lengths.includes(cvv.length) ? null : `The CVV has ${what}`;
+  const digits = lengths.join(" or ");
+  if (!cvv) return `Enter the ${digits}-digit security code (CVV)`;
+  return /^[0-9]+$/.test(cvv) && lengths.includes(cvv.length) ? null : `The CVV has ${digits} digits`;
 }
 
 export function checkHolder(name: string): string | null {
