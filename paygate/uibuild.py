@@ -41,9 +41,14 @@ def _dist_is_fresh(ui_dir: Path, dist: Path) -> bool:
     return bool(built) and min(built) >= _newest(_files(ui_dir, _NOT_SOURCES))
 
 
+def _installed_marker(ui_dir: Path) -> Path:
+    """Touched after each successful ``npm ci``: it dates the installed tree (npm's own marker is not written
+    for a project without dependencies)."""
+    return ui_dir / "node_modules" / ".uibuild-installed"
+
+
 def _modules_are_fresh(ui_dir: Path) -> bool:
-    # npm writes node_modules/.package-lock.json on every install: it dates the installed tree.
-    marker = ui_dir / "node_modules" / ".package-lock.json"
+    marker = _installed_marker(ui_dir)
     lock = ui_dir / "package-lock.json"
     return marker.is_file() and (not lock.is_file() or marker.stat().st_mtime >= lock.stat().st_mtime)
 
@@ -87,6 +92,8 @@ def ensure_built(ui_dir: Path) -> Path:
         npm = _npm()
         if not _modules_are_fresh(ui_dir):
             _run(npm, ui_dir, "ci", "--no-audit", "--no-fund")
+            _installed_marker(ui_dir).parent.mkdir(exist_ok=True)
+            _installed_marker(ui_dir).touch()
         _run(npm, ui_dir, "run", "build")
     if not _dist_is_fresh(ui_dir, dist):
         raise UIBuildError(f"`npm run build` in {ui_dir} left no fresh dist/")
