@@ -248,7 +248,13 @@ def test_listed_origins_become_frame_ancestors_and_other_sites_cannot_frame_it(
 ) -> None:
     with paying.api() as api:
         try:
+            bad = api.put("/api/v1/checkout/config", json={"allowed_origins": ["https://shop.example/path"]})
+            assert bad.status_code == 400 and bad.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+            assert "is not an origin" in bad.json()["error"]["description"]
+            assert api.put("/api/v1/checkout/config", json={"allowed_origins": "x"}).status_code == 400
+            assert httpx.get(f"{paying.gateway.url}/api/v1/checkout/config").status_code == 401
             assert api.put("/api/v1/checkout/config", json={"allowed_origins": [paying.shop_url]}).status_code == 200
+            assert api.get("/api/v1/checkout/config").json() == {"allowed_origins": [paying.shop_url]}
             order_id = paying.new_order()
             policy = httpx.get(f"{paying.checkout_url}/checkout?order_id={order_id}").headers["content-security-policy"]
             assert f"frame-ancestors 'self' {paying.shop_url}" in policy
