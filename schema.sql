@@ -81,6 +81,8 @@ ALTER TABLE merchants ADD COLUMN IF NOT EXISTS webhook_secret_sealed text;
 ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_api_key text;
 ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_secret_hash text;
 ALTER TABLE merchants ADD COLUMN IF NOT EXISTS previous_key_expires_at timestamptz;
+-- The origins that may frame the merchant's checkout (empty: any); sent as CSP frame-ancestors.
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS checkout_origins text[] NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX IF NOT EXISTS merchants_by_previous_key ON merchants (previous_api_key);
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()

@@ -18,9 +18,10 @@ from api.logging import RequestContext
 from api.methods import AllowedMethods
 from api.migrate import seal_legacy_secrets
 from api.outage import Breaker
+from api.paywatch import PaymentWatcher
 from api.production import refuse_published_credentials
 from api.ratelimit import FailureLimiter
-from api.routers import balances, health, keys, orders, payments, refunds, testing, webhooks
+from api.routers import balances, checkout, health, keys, orders, payments, refunds, testing, webhooks
 from api.seed import seed_test_merchant
 from ledger import vault
 
@@ -48,6 +49,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.payment_watcher.close()
             await pool.close()
             app.state.redis.close()
 
@@ -67,6 +69,7 @@ def create_app(
         first_try=FailureLimiter(redis_url, 1, prefix="paygate-auth-first"),
     )
     app.state.breaker = Breaker(settings.db_down_wait_s)
+    app.state.payment_watcher = PaymentWatcher(lambda: app.state.pool)
     errors.install(app)
     openapi.install(app)
     for router in (
@@ -77,6 +80,7 @@ def create_app(
         balances.router,
         webhooks.router,
         keys.router,
+        checkout.router,
     ):
         app.include_router(router)
     if not settings.production:  # evaluators' helpers: never served in production

@@ -179,6 +179,32 @@ class PaymentOut(BaseModel):
     updated_at: str
 
 
+class PaymentPublicOut(BaseModel):
+    """What a checkout page sees: the error only once failed, ``signature`` only once succeeded."""
+
+    id: str
+    order_id: str
+    amount: int
+    currency: str
+    method: str
+    status: str
+    error_code: str | None = None
+    error_description: str | None = None
+    signature: str | None = Field(
+        default=None, description="hex HMAC-SHA256 of `order_id|payment_id` keyed with the merchant's API secret"
+    )
+
+
+class CheckoutConfigIn(Strict):
+    """The origins (``https://shop.example.com``) allowed to embed the merchant's checkout; empty: any."""
+
+    allowed_origins: list[StrictStr] = Field(max_length=20)
+
+
+class CheckoutConfigOut(BaseModel):
+    allowed_origins: list[str]
+
+
 class RefundOut(BaseModel):
     id: str
     payment_id: str

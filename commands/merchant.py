@@ -1,4 +1,5 @@
-"""The merchant aggregate: registration, API key rotation and webhook settings (URL, events, signing secret).
+"""The merchant aggregate: registration, API key rotation, webhook settings (URL, events, signing secret) and the
+origins allowed to embed its checkout.
 
 No secret reaches an event in plain text: events hold the API secret's keyed hash (for look-ups) and the
 secrets the gateway must use sealed under the merchant's data key, which lives outside the log (ledger.vault).
@@ -19,6 +20,10 @@ MAX_URL_LENGTH = 2048
 MAX_NAME_LENGTH = 100
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 MAX_EMAIL_LENGTH = 254
+#: Most checkout origins a merchant may list, and the form of one: scheme, host and optional port, nothing else
+#: (what a browser puts in ``event.origin`` and what ``frame-ancestors`` matches).
+MAX_CHECKOUT_ORIGINS = 20
+_ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?")
 
 # ---------------------------------------------------------------- commands
 
@@ -80,6 +85,15 @@ class RotateApiKey:
 
 
 @dataclass(frozen=True)
+class ConfigureCheckout:
+    """Set the origins that may embed this merchant's checkout (empty: any)."""
+
+    merchant_id: str
+    allowed_origins: tuple[str, ...]
+    occurred_at: str
+
+
+@dataclass(frozen=True)
 class SealLegacySecrets:
     """Record the protected form of secrets that an older log held in plain text (api/migrate.py)."""
 
@@ -90,7 +104,7 @@ class SealLegacySecrets:
     occurred_at: str
 
 
-Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets
+Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets | ConfigureCheckout
 
 # ---------------------------------------------------------------- events
 
@@ -152,7 +166,17 @@ class SecretsSealed:
     sealed_at: str
 
 
-Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed
+@dataclass(frozen=True)
+class CheckoutConfigured:
+    TYPE = "merchant.checkout_configured.v1"
+    merchant_id: str
+    allowed_origins: tuple[str, ...]
+    configured_at: str
+
+
+Event = (
+    MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed | CheckoutConfigured
+)
 
 
 def _without_plain(*names: str, version: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
@@ -187,6 +211,7 @@ class ActiveMerchant:
     webhook_events: tuple[str, ...] = DEFAULT_EVENTS
     api_key: str = ""
     webhook_secret_sealed: str | None = None
+    checkout_origins: tuple[str, ...] = ()
 
 
 State = NoMerchant | ActiveMerchant
@@ -238,6 +263,26 @@ def _configured(m: ActiveMerchant, c: ConfigureWebhook) -> list[Event]:
     return [WebhookConfigured(m.merchant_id, c.url, events, c.occurred_at)]
 
 
+def _check_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
+    """The origins lower-cased, without repeats, in the order given."""
+    if len(origins) > MAX_CHECKOUT_ORIGINS:
+        raise ValidationFailed(
+            f"allowed_origins may list at most {MAX_CHECKOUT_ORIGINS} origins", field="allowed_origins"
+        )
+    out: list[str] = []
+    for origin in origins:
+        o = origin.lower()
+        port = o.rpartition(":")[2] if o.count(":") == 2 else None
+        if not _ORIGIN.fullmatch(o) or (port is not None and not 0 < int(port) < 65536):
+            raise ValidationFailed(
+                f"allowed_origins: {origin[:100]!r} is not an origin such as https://shop.example.com",
+                field="allowed_origins",
+            )
+        if o not in out:
+            out.append(o)
+    return tuple(out)
+
+
 def decide(state: State, command: Command) -> list[Event]:
     """Raises ValidationFailed for a bad webhook URL or event list, InvalidTransition for an unknown merchant."""
     match command, state:
@@ -282,6 +327,13 @@ def decide(state: State, command: Command) -> list[Event]:
                     c.occurred_at,
                 )
             ]
+        case ConfigureCheckout() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            origins = _check_origins(c.allowed_origins)
+            if origins == state.checkout_origins:
+                return []  # nothing changes
+            return [CheckoutConfigured(state.merchant_id, origins, c.occurred_at)]
         case SealLegacySecrets() as c, _:
             if not isinstance(state, ActiveMerchant):
                 raise InvalidTransition("merchant does not exist")
@@ -306,6 +358,10 @@ def evolve(state: State, event: Event) -> State:
         case WebhookConfigured() as e:
             if isinstance(state, ActiveMerchant):
                 return replace(state, webhook_url=e.url, webhook_events=tuple(e.events))
+            return state
+        case CheckoutConfigured() as e:
+            if isinstance(state, ActiveMerchant):
+                return replace(state, checkout_origins=tuple(e.allowed_origins))
             return state
         case ApiKeyRotated() as e:
             return replace(state, api_key=e.api_key) if isinstance(state, ActiveMerchant) else state

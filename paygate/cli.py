@@ -11,11 +11,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from paygate import embedded, processes
 from paygate.settings import Settings, get_settings
 
 PARTS = ("api", "worker", "dispatcher", "projector")
+#: The checkout's Vite project (built on demand by paygate.uibuild).
+CHECKOUT_UI = Path(__file__).resolve().parents[1] / "checkout_ui"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     which = qr.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, action="append", help="a row id from `list` (repeatable)")
     which.add_argument("--all", action="store_true")
+    ck = sub.add_parser("checkout", help="the checkout page and checkout.js on CHECKOUT_PORT (default 3001)")
+    ck.add_argument("--host", default="0.0.0.0")  # noqa: S104 -- a server, reachable from other containers
+    ds = sub.add_parser("demo-shop", help="a merchant's demo site using the checkout, on DEMO_SHOP_PORT (3005)")
+    ds.add_argument("--host", default="0.0.0.0")  # noqa: S104 -- a server, reachable from other containers
     r = sub.add_parser("receiver", help="a test webhook receiver: verifies signatures, records, fails on request")
     r.add_argument("--secret", required=True, help="the merchant's webhook secret")
     r.add_argument("--port", type=int, default=3002)
@@ -56,6 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "run":
         return _run_all(settings)
+    if args.command == "checkout":
+        return _checkout(settings, args.host)
+    if args.command == "demo-shop":
+        from paygate import demoshop
+
+        demoshop.serve(
+            settings.api_url_for_checkout,
+            settings.demo_shop_api_key or settings.test_api_key,
+            settings.demo_shop_api_secret or settings.test_api_secret,
+            settings.checkout_public_url,
+            args.host,
+            settings.demo_shop_port,
+        )
+        return 0
     if args.command == "receiver":
         from paygate import receiver
 
@@ -84,6 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _checkout(settings: Settings, host: str) -> int:
+    from paygate import checkout_server, uibuild
+
+    try:
+        dist = uibuild.ensure_built(CHECKOUT_UI)
+    except uibuild.UIBuildError as e:
+        print(f"paygate checkout: {e}", file=sys.stderr)
+        return 2
+    checkout_server.serve(dist, settings.api_url_for_checkout, host, settings.checkout_port or 3001)
+    return 0
+
+
 def _run_all(settings: Settings) -> int:
     """Start every part as a child process and supervise them.
 
@@ -91,8 +124,17 @@ def _run_all(settings: Settings) -> int:
     with backoff; only one that dies more than SUPERVISOR_MAX_RESTARTS times within SUPERVISOR_WINDOW_S stops
     everything, with a line saying which, and exit code 1.
     """
+    from paygate import uibuild
     from paygate.supervisor import Supervisor, redis_publisher
 
+    parts: tuple[str, ...] = PARTS
+    if settings.checkout_port:
+        try:  # before anything starts: a missing Node.js is one clear line, not a part that keeps dying
+            uibuild.ensure_built(CHECKOUT_UI)
+        except uibuild.UIBuildError as e:
+            print(f"paygate: {e} (or set CHECKOUT_PORT=0 to run without the checkout)", file=sys.stderr)
+            return 1
+        parts = (*PARTS, "checkout")
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         from paygate.database import apply_schema
 
@@ -103,18 +145,21 @@ def _run_all(settings: Settings) -> int:
             signal.signal(sig, lambda *_: stop.set())
 
         def spawn(part: str) -> "subprocess.Popen[bytes]":
+            if part in ("api", "checkout"):
+                return _spawn(part, env)
             port = settings.metrics_port and settings.metrics_port + PARTS.index(part)
-            return _spawn(part, {**env, "METRICS_PORT": str(port)} if part != "api" else env)
+            return _spawn(part, {**env, "METRICS_PORT": str(port)})
 
         sup = Supervisor(
             spawn,
-            PARTS,
+            parts,
             max_deaths=settings.supervisor_max_restarts,
             window_s=settings.supervisor_window_s,
             publish=redis_publisher(svc.redis_url),
         )
+        checkout = f", checkout on http://localhost:{settings.checkout_port}/checkout" if settings.checkout_port else ""
         print(
-            f"paygate: API on http://localhost:{settings.port} (docs at /docs); Ctrl-C stops everything",
+            f"paygate: API on http://localhost:{settings.port} (docs at /docs){checkout}; Ctrl-C stops everything",
             file=sys.stderr,
         )
         failed = sup.run(stop)

@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     #: Largest request body in bytes (413 beyond it), refused before it is read into memory.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # ---- the checkout (page + SDK) and the demo shop (issue 8)
+    #: Port of the checkout server (`/checkout`, `/checkout.js`); 0 keeps `paygate run` from starting it.
+    checkout_port: int = Field(default=3001, ge=0, le=65535)
+    #: Where the checkout server reaches the API (unset: http://127.0.0.1:PORT); it passes the page's calls on.
+    checkout_api_url: str | None = None
+    #: The checkout server as a payer's browser reaches it: where the demo shop loads checkout.js from.
+    checkout_public_url: str = "http://localhost:3001"
+    #: Port of the demo shop (`paygate demo-shop`), a merchant's site on another origin.
+    demo_shop_port: int = Field(default=3005, ge=1, le=65535)
+    #: The merchant the demo shop sells for (unset: the seeded test merchant's TEST_API_KEY / TEST_API_SECRET).
+    demo_shop_api_key: str | None = None
+    demo_shop_api_secret: str | None = Field(default=None, repr=False)
+
     # reliability: supervision, outages, shutdown and metrics
     #: ``paygate run`` gives up (stops everything) on a part that dies more often than this within the window.
     supervisor_max_restarts: int = Field(default=5, ge=0)
@@ -100,6 +113,10 @@ class Settings(BaseSettings):
     def allow_private_networks(self) -> bool:
         """Whether webhooks may reach inward addresses: WEBHOOK_ALLOW_PRIVATE_NETWORKS, by default TEST_MODE."""
         return self.test_mode if self.webhook_allow_private_networks is None else self.webhook_allow_private_networks
+
+    @property
+    def api_url_for_checkout(self) -> str:
+        return (self.checkout_api_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def production(self) -> bool:

@@ -53,6 +53,17 @@ def payment(row: dict[str, Any], *, public: bool = False) -> dict[str, Any]:
     return body
 
 
+def payment_public(row: dict[str, Any], signature: str | None) -> dict[str, Any]:
+    """What a checkout page may see of a payment: no payer details, no capture or refund state. The error only
+    once it failed; ``signature`` (given by the caller) only once it succeeded."""
+    body: dict[str, Any] = {k: row[k] for k in ("id", "order_id", "amount", "currency", "method", "status")}
+    if row["status"] == "failed":
+        body |= {"error_code": row["error_code"], "error_description": row["error_description"]}
+    if row["status"] == "success" and signature is not None:
+        body["signature"] = signature
+    return body
+
+
 def refund_status(amount: int, refunded: int) -> str | None:
     """Razorpay's refund status of a payment: None, ``partial`` or ``full`` (pending refunds count)."""
     if refunded <= 0:

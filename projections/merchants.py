@@ -55,6 +55,11 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
                 d["merchant_id"],
             ),
         )
+    elif event.type == "merchant.checkout_configured.v1":
+        await conn.execute(
+            "UPDATE merchants SET checkout_origins = %s, updated_at = %s WHERE id = %s",
+            (list(d["allowed_origins"]), d["configured_at"], d["merchant_id"]),
+        )
     elif event.type == "merchant.secrets_sealed.v1":
         await conn.execute(
             """UPDATE merchants SET api_secret_hash = %s, api_secret_sealed = %s, webhook_secret_sealed = %s
@@ -125,3 +130,21 @@ async def webhook_configs(
         (merchant_ids,),
     )
     return {r[0]: (r[1], list(r[2])) for r in await cur.fetchall()}
+
+
+async def checkout_origins(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> list[str]:
+    """The origins allowed to embed this merchant's checkout (empty: any)."""
+    cur = await conn.execute("SELECT checkout_origins FROM merchants WHERE id = %s", (merchant_id,))
+    row = await cur.fetchone()
+    return [] if row is None else list(row[0])
+
+
+async def checkout_origins_of_order(conn: psycopg.AsyncConnection[Any], order_id: str) -> list[str] | None:
+    """The allowed checkout origins of the merchant owning this order; None when no active merchant owns it."""
+    cur = await conn.execute(
+        """SELECT m.checkout_origins FROM orders o JOIN merchants m ON m.id = o.merchant_id
+           WHERE o.id = %s AND m.is_active""",
+        (order_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else list(row[0])

@@ -124,3 +124,9 @@ async def by_ids(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"SELECT {_COLUMNS} FROM payments WHERE id = ANY(%s)", (ids,))
         return {row["id"]: row for row in await cur.fetchall()}
+
+
+async def versions(conn: psycopg.AsyncConnection[Any], payment_ids: list[str]) -> dict[str, tuple[str, datetime]]:
+    """(status, updated_at) of each of these payments: what changes whenever the row does."""
+    cur = await conn.execute("SELECT id, status, updated_at FROM payments WHERE id = ANY(%s)", (payment_ids,))
+    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}

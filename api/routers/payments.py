@@ -1,15 +1,31 @@
-"""Payments: create (merchant and public checkout), read, list with filters."""
+"""Payments: create (merchant and public checkout), read, list with filters, and follow one (server push)."""
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
-from starlette.responses import Response
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
+from api.paywatch import PaymentWatcher
 from api.responses import JSON, collection
-from api.schemas import PUBLIC, READ, READ_ONE, WRITE, CaptureIn, CollectionOut, PaymentCreate, PaymentOut, errors
+from api.schemas import (
+    PUBLIC,
+    READ,
+    READ_ONE,
+    WRITE,
+    CaptureIn,
+    CollectionOut,
+    PaymentCreate,
+    PaymentOut,
+    PaymentPublicOut,
+    errors,
+)
+from api.signature import public_payment
 from api.strictjson import StrictJsonRoute
 from commands import payment
 from commands.errors import OrderNotFound, PaymentNotFound
@@ -22,6 +38,11 @@ from projections import bodies, merchants, payments
 LATEST = 253_402_300_799
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"], route_class=StrictJsonRoute)
+#: Longest life of one event stream (seconds): the browser reconnects at once (``retry``), and an API process
+#: shutting down never waits on streams for longer than this.
+STREAM_S = 25.0
+#: A comment line this often keeps proxies from closing a quiet stream.
+KEEPALIVE_S = 10.0
 #: What creating a payment answers besides 201: the instrument's own codes too.
 INSTRUMENT = ("INVALID_VPA", "INVALID_CARD", "EXPIRED_CARD")
 
@@ -117,9 +138,55 @@ async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep) -> 
     return JSON(bodies.payment(row))
 
 
-@router.get("/{payment_id}/public", response_model=PaymentOut, responses=errors(*PUBLIC))
+@router.get("/{payment_id}/public", response_model=PaymentPublicOut, responses=errors(*PUBLIC))
 async def get_payment_public(payment_id: str, conn: ConnDep) -> JSON:
     row = await payments.get(conn, payment_id, None)
     if row is None:
         raise PaymentNotFound()
-    return JSON(bodies.payment(row, public=True))
+    return JSON(await public_payment(conn, row))
+
+
+@router.get(
+    "/{payment_id}/public/events",
+    responses=errors(*PUBLIC) | {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+    response_class=StreamingResponse,
+)
+async def follow_payment_public(payment_id: str, request: Request) -> Response:
+    """Server-sent events: a ``payment`` event with the public body now and at each change, until it is final."""
+    # No ConnDep: a dependency's connection would be held for the whole stream.
+    async with request.app.state.breaker.connection(request.app.state.pool) as conn:
+        if await payments.get(conn, payment_id, None) is None:
+            raise PaymentNotFound()
+    watcher: PaymentWatcher = request.app.state.payment_watcher
+    return StreamingResponse(
+        _stream(watcher, request.app.state.pool, payment_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(watcher: PaymentWatcher, pool: Any, payment_id: str) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_S
+    sent: dict[str, Any] | None = None
+    # Watch before the first read, so a change between the two is never missed.
+    async with watcher.watch(payment_id) as changed:
+        yield b"retry: 500\n\n"
+        while True:
+            async with pool.connection(timeout=5) as conn:
+                row = await payments.get(conn, payment_id, None)
+                body = None if row is None else await public_payment(conn, row)
+            if body is not None and body != sent:
+                yield b"event: payment\ndata: " + orjson.dumps(body) + b"\n\n"
+                sent = body
+            if body is None or body["status"] != "pending":
+                return
+            while not changed.is_set():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), min(KEEPALIVE_S, remaining))
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+            changed.clear()

@@ -160,6 +160,7 @@ def system() -> Iterator[System]:
             "SWEEP_GRACE_MS": "2000",
             "SUPERVISOR_MAX_RESTARTS": "50",
             "LOG_LEVEL": "WARNING",
+            "CHECKOUT_PORT": "0",  # the checkout has tests of its own (tests/browser)
         }
         with open(log, "ab") as out:
             proc = subprocess.Popen(

@@ -96,6 +96,7 @@ def paygate_run(tmp_path: Path, data: Path, port: int, **extra: str) -> Iterator
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        "CHECKOUT_PORT": "0",  # the checkout has tests of its own (tests/browser)
         **extra,
     }
     log = tmp_path / f"run-{port}.log"
