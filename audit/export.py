@@ -114,8 +114,11 @@ def verify(raw: Iterable[str], against: dict[str, Any] | None = None, public_key
         if set(line) != keys or not isinstance(line["event"], dict) or set(line["event"]) != _EVENT_FIELDS:
             raise ExportError(f"line {n}: not an event line")
         seq = line["chain_seq"]
-        if not isinstance(seq, int) or seq <= last_seq or seq > head["chain_seq"] or (
-            slice_of is None and seq != last_seq + 1
+        if (
+            not isinstance(seq, int)
+            or seq <= last_seq
+            or seq > head["chain_seq"]
+            or (slice_of is None and seq != last_seq + 1)
         ):
             raise ExportError(f"line {n}: chain_seq {seq} out of order")
         body = spec.canonical(**line["event"])

@@ -20,7 +20,9 @@ async def two_merchants(conn: psycopg.AsyncConnection[Any], rounds: int = 6) -> 
         for merchant in (MERCHANT_A, MERCHANT_B):
             events = [
                 ledger.NewEvent("test.happened.v1", {"merchant_id": merchant, "n": i, "note": "₹ café"}),
-                ledger.NewEvent("test.other.v1", {"n": -i, "nested": {"b": [1, 2], "a": None}}, {"merchant_id": merchant}),
+                ledger.NewEvent(
+                    "test.other.v1", {"n": -i, "nested": {"b": [1, 2], "a": None}}, {"merchant_id": merchant}
+                ),
             ]
             await append(conn, new_stream(), events[: 1 + i % 2], 0)
 
@@ -31,7 +33,9 @@ async def chain_all(conn: psycopg.AsyncConnection[Any], timeout: float = 60) -> 
     deadline = time.monotonic() + timeout
     while True:
         await chain.chain_batch(conn)
-        row = await (await conn.execute("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_chain)")).fetchone()
+        row = await (
+            await conn.execute("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_chain)")
+        ).fetchone()
         assert row is not None
         if row[0] == row[1]:
             return int(row[1])

@@ -54,8 +54,16 @@ async def test_the_chain_is_gap_free_in_commit_order_and_links_each_event_to_the
                   e.metadata, c.hash FROM event_chain c JOIN events e USING (position) WHERE c.chain_seq = 1"""
     )
     pos, eid, stream, version, type_, at, data, meta, h = await cur.fetchone()
-    doc = {"data": data, "event_id": eid, "metadata": meta, "position": pos, "recorded_at": spec.timestamp(at),
-           "stream_id": stream, "stream_version": version, "type": type_}
+    doc = {
+        "data": data,
+        "event_id": eid,
+        "metadata": meta,
+        "position": pos,
+        "recorded_at": spec.timestamp(at),
+        "stream_id": stream,
+        "stream_version": version,
+        "type": type_,
+    }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     import hashlib
 
@@ -72,7 +80,9 @@ async def test_a_row_changed_behind_the_triggers_is_found_and_verifies_once_put_
 ) -> None:
     target = (await positions(owner))[7]
     row = await (await owner.execute("SELECT data::text FROM events WHERE position = %s", (target,))).fetchone()
-    await behind_triggers(owner, "UPDATE events SET data = jsonb_set(data, '{n}', '999') WHERE position = %s", (target,))
+    await behind_triggers(
+        owner, "UPDATE events SET data = jsonb_set(data, '{n}', '999') WHERE position = %s", (target,)
+    )
     found = await verify.verify(owner, signed)
     assert found is not None and (found.chain_seq, found.position) == (await seq_of(owner, target), target)
     assert "content" in found.problem
@@ -125,8 +135,13 @@ async def test_a_row_inserted_into_the_chained_past_is_found(owner: Any, signed:
 
 
 async def test_a_digest_of_another_chain_does_not_verify(owner: Any, signed: dict[str, Any]) -> None:
-    forged = digests.sign(KEY, chain_seq=signed["chain_seq"], position=signed["position"], head=bytes(32),
-                          root=bytes.fromhex(signed["merkle_root"]))
+    forged = digests.sign(
+        KEY,
+        chain_seq=signed["chain_seq"],
+        position=signed["position"],
+        head=bytes(32),
+        root=bytes.fromhex(signed["merkle_root"]),
+    )
     found = await verify.verify(owner, forged)
     assert found is not None and found.chain_seq == 0
     with pytest.raises(digests.DigestError):
@@ -140,8 +155,13 @@ async def test_the_cli_signs_a_digest_and_names_the_tampered_event(
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "paygate", "audit", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-            timeout=120, check=False,
+            [sys.executable, "-m", "paygate", "audit", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     made = cli("digest", "--out", str(tmp_path / "digest.json"))
