@@ -95,3 +95,19 @@ async def run(pool: AsyncConnectionPool[Any], stop: asyncio.Event, poll_s: float
             return await chain_batch(conn, epoch)
 
     await follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
+
+
+async def lag(conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
+    """How far the chain trails the log: events not chained yet, the age in seconds of the oldest of them, and
+    the chain's head ``chain_seq``."""
+    cur = await conn.execute(
+        """WITH c AS (SELECT coalesce((SELECT tx_id FROM checkpoints WHERE name = %(n)s), '0'::xid8) AS tx,
+                             coalesce((SELECT position FROM checkpoints WHERE name = %(n)s), 0) AS pos)
+           SELECT count(e.position), coalesce(extract(epoch FROM now() - min(e.recorded_at)), 0),
+                  (SELECT coalesce(max(chain_seq), 0) FROM event_chain)
+           FROM c LEFT JOIN events e ON (e.tx_id, e.position) > (c.tx, c.pos)""",
+        {"n": NAME},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return {"lag_events": int(row[0]), "lag_seconds": round(float(row[1]), 3), "head": int(row[2])}
