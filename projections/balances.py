@@ -90,7 +90,7 @@ async def _post(conn: psycopg.AsyncConnection[Any], event: Recorded, entry: Entr
     cur = await conn.execute(
         """INSERT INTO ledger_entries (id, event_id, leg, position, merchant_id, currency, kind, payment_id,
                refund_id, occurred_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING 1""",
         (
             entry_id,
             event.event_id,
@@ -104,7 +104,8 @@ async def _post(conn: psycopg.AsyncConnection[Any], event: Recorded, entry: Entr
             event.recorded_at,
         ),
     )
-    if cur.rowcount != 1:
+    # Fetched, not read from rowcount: a replay pipelines the statements, and only a fetch waits for the answer.
+    if await cur.fetchone() is None:
         return
     for line in entry.lines:
         await conn.execute(
