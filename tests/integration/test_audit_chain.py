@@ -179,3 +179,23 @@ async def test_the_cli_signs_a_digest_and_names_the_tampered_event(
         assert f"chain_seq {await seq_of(owner, target)}, event position {target}" in bad.stderr
     finally:
         await behind_triggers(owner, "UPDATE events SET type = 'test.happened.v1' WHERE position = %s", (target,))
+
+
+async def test_a_fenced_off_chainer_writes_nothing_and_the_new_leader_goes_on(
+    store: str, owner: Any, chained: int
+) -> None:
+    from storekit import app_connection
+
+    from ledger import chain
+
+    async with app_connection(store) as conn:
+        old = await chain.claim(conn)
+        new = await chain.claim(conn)
+        await two_merchants(conn, rounds=1)
+        before = await chain.lag(conn)
+        assert await chain.chain_batch(conn, epoch=old) == 0
+        after = await chain.lag(conn)
+        assert (after["head"], after["lag_events"]) == (before["head"], before["lag_events"]) != (before["head"], 0)
+        assert await chain.chain_batch(conn, epoch=new) > 0
+        await chain_all(conn)
+    assert await verify.verify(owner, None) is None
