@@ -48,9 +48,10 @@ async def replay(
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+        # Unlogged: a scratch copy needs no WAL, and replaying it needs less of the server's time.
         for table in TABLES:
             await conn.execute(
-                sql.SQL("CREATE TABLE {} (LIKE public.{} INCLUDING ALL)").format(
+                sql.SQL("CREATE UNLOGGED TABLE {} (LIKE public.{} INCLUDING ALL)").format(
                     sql.Identifier(SCHEMA, table), sql.Identifier(table)
                 )
             )
