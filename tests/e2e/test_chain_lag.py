@@ -13,6 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_chain_follows_the_log_and_reports_its_lag(gateway: Gateway, api: httpx.Client) -> None:
     assert "chain" not in httpx.get(f"{gateway.url}/health", timeout=10).json()
+    bad = httpx.get(f"{gateway.url}/health?details=maybe", timeout=10)
+    assert bad.status_code == 400 and set(bad.json()["error"]) >= {"code", "description"}
     before = httpx.get(f"{gateway.url}/health?details=true", timeout=10).json()["chain"]
     api.post("/api/v1/orders", json={"amount": 50000}).raise_for_status()
     deadline = time.monotonic() + scaled(30)
