@@ -21,6 +21,7 @@ COPY projections projections
 COPY workers workers
 COPY api api
 COPY paygate paygate
+COPY audit audit
 # Editable, so schema.sql is found next to the packages (paygate.database reads it from the source tree).
 RUN pip install --no-deps -e . \
     && useradd --system --no-create-home --uid 10001 paygate

@@ -46,6 +46,16 @@ CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 CREATE OR REPLACE TRIGGER events_wake_readers AFTER INSERT ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_notify();
 
+-- Tamper evidence (ledger/chain.py): the chainer's record of each committed event in commit order. `hash` is
+-- sha256(prev hash || canonical bytes), `leaf` the event's RFC 6962 Merkle leaf hash (README, "Audit").
+CREATE TABLE IF NOT EXISTS event_chain (
+    chain_seq  bigint PRIMARY KEY CHECK (chain_seq > 0),
+    position   bigint NOT NULL UNIQUE,
+    hash       bytea NOT NULL CHECK (length(hash) = 32),
+    leaf       bytea NOT NULL CHECK (length(leaf) = 32),
+    chained_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Checkpoints of the log followers (projection runner, dispatcher), written in the same transaction as
 -- their effects.
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -305,3 +315,4 @@ GRANT USAGE ON SCHEMA public TO paygate_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO paygate_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO paygate_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON events FROM paygate_app;
+REVOKE UPDATE, DELETE, TRUNCATE ON event_chain FROM paygate_app;

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest, mul
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ledger import chain
 from workers import jobs
 from workers.broker import QUEUES
 
@@ -61,6 +62,7 @@ async def database_figures(conn: psycopg.AsyncConnection[Any]) -> list[GaugeMetr
            FROM checkpoints c LEFT JOIN events e ON (e.tx_id, e.position) > (c.tx_id, c.position)
            GROUP BY c.name"""
     )
+    chained = await chain.lag(conn)
     quarantine = await rows("SELECT to_regclass('quarantined_events') IS NOT NULL")
     quarantined = await rows("SELECT count(*) FROM quarantined_events") if quarantine[0][0] else [(0,)]
     return [
@@ -95,6 +97,19 @@ async def database_figures(conn: psycopg.AsyncConnection[Any]) -> list[GaugeMetr
             ["follower"],
             [(r[0], r[2]) for r in lag],
         ),
+        _gauge(
+            "paygate_chain_lag_events",
+            "Committed events the hash chain has yet to cover",
+            [],
+            [(chained["lag_events"],)],
+        ),
+        _gauge(
+            "paygate_chain_lag_seconds",
+            "Age of the oldest event the hash chain has yet to cover",
+            [],
+            [(chained["lag_seconds"],)],
+        ),
+        _gauge("paygate_chain_head", "chain_seq of the hash chain's last link", [], [(chained["head"],)]),
         _gauge("paygate_quarantined_events", "Events set aside because applying them failed", [], quarantined),
     ]
 

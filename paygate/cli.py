@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from audit import commands as audit_commands
 from paygate import embedded, processes
 from paygate.settings import Settings, get_settings
 
@@ -31,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("dispatcher", help="follow the log, enqueue jobs, re-drive overdue payments")
     sub.add_parser("projector", help="keep the async read models up to date")
     sub.add_parser("migrate", help="apply schema.sql")
-    rb = sub.add_parser("rebuild", help="replay the log into fresh tables and compare them with the live ones")
+    rb = sub.add_parser("rebuild", help="the same as `audit replay` (kept for existing scripts)")
     rb.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit_commands.add_parser(sub)
     m = sub.add_parser("merchant", help="merchant administration")
     msub = m.add_subparsers(dest="merchant_command", required=True)
     mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         receiver.serve(args.secret, args.host, args.port, fail_first=args.fail_first, delay_ms=args.delay_ms)
         return 0
+    if args.command == "audit" and (code := audit_commands.offline(args)) is not None:
+        return code
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         match args.command:
             case "api":
@@ -97,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 asyncio.run(apply_schema(svc.database_url))
             case "rebuild":
-                return asyncio.run(_rebuild(svc.database_url, args.json))
+                replay = argparse.Namespace(audit_command="replay", json=args.json)
+                return asyncio.run(_audit(settings, svc.database_url, replay))
+            case "audit":
+                return asyncio.run(_audit(settings, svc.database_url, args))
             case "merchant":
                 return _merchant_create(settings, svc.database_url, args.name, args.email)
             case "quarantine":
@@ -237,35 +244,16 @@ async def _create_merchant(settings: Settings, database_url: str, name: str, ema
     return creds
 
 
-async def _rebuild(database_url: str, as_json: bool) -> int:
-    import psycopg
-
+async def _audit(settings: Settings, database_url: str, args: argparse.Namespace) -> int:
+    """``paygate audit …`` (and ``rebuild``, which is ``audit replay``), as the schema owner: replay creates a
+    scratch schema, and the verifier must read rows the application role could not change."""
+    from audit import digest
     from paygate.database import apply_schema
-    from projections import rebuild
 
     await apply_schema(database_url)
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        replayed = await rebuild.replay(conn)
-        reports = await rebuild.compare(conn)
-    equal = all(r.equal for r in reports)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "events": replayed,
-                    "equal": equal,
-                    "tables": [r.__dict__ | {"equal": r.equal} for r in reports],
-                }
-            )
-        )
-    else:
-        print(f"replayed {replayed} events")
-        for r in reports:
-            print(
-                f"{r.table:<14} live {r.live_rows:>8}  rebuilt {r.rebuilt_rows:>8}  "
-                f"{'equal' if r.equal else f'DIFFERENT ({r.only_live} only live, {r.only_rebuilt} only rebuilt)'}"
-            )
-    return 0 if equal else 1
+    return await audit_commands.run(
+        args, database_url, lambda: digest.signing_key(settings.audit_signing_key, settings.data_dir)
+    )
 
 
 async def _quarantine(settings: Settings, database_url: str, redis_url: str, args: argparse.Namespace) -> int:

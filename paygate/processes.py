@@ -114,6 +114,7 @@ def dispatcher(settings: Settings, database_url: str, redis_url: str) -> None:
 
 def projector(settings: Settings, database_url: str) -> None:
     import projections
+    from ledger import chain
     from projections import runner
 
     configure(settings.log_level)
@@ -122,7 +123,8 @@ def projector(settings: Settings, database_url: str) -> None:
     async def main() -> None:
         await apply_schema(database_url)
         stop = _stop_event()
-        async with make_pool(settings, database_url, max_size=3, name="projector") as pool:
-            await runner.run(pool, projections.ASYNC, stop)
+        # The chainer leads its own lock on a leader connection of its own: 2 leaders + their batch connections.
+        async with make_pool(settings, database_url, max_size=5, name="projector") as pool:
+            await asyncio.gather(runner.run(pool, projections.ASYNC, stop), chain.run(pool, stop))
 
     asyncio.run(main())

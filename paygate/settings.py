@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     #: Server key for API-secret look-up hashes and for wrapping merchant data keys; in development a random one
     #: is kept in DATA_DIR/signing.key when unset, production requires it. Changing it orphans every secret.
     signing_key: str | None = Field(default=None, repr=False)
+    #: Ed25519 private key (32-byte seed, hex) that signs audit digests (`paygate audit digest`); unset: one is
+    #: generated once into DATA_DIR/audit-signing.key. Publish its public key (printed in every digest).
+    audit_signing_key: str | None = Field(default=None, repr=False)
     #: Seconds a rotated API key pair keeps working after `POST /api/v1/keys/rotate`.
     api_key_grace_s: int = Field(default=86400, ge=0)
     #: Failed authentications allowed per minute per API key and per client address before 429.

@@ -84,39 +84,44 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
 
 
 async def _post(conn: psycopg.AsyncConnection[Any], event: Recorded, entry: Entry) -> None:
-    """Write one entry, its lines and their balances, unless that entry was posted already."""
+    """Write one entry, its lines and their balances, unless that entry was posted already.
+
+    One statement: the lines and balances are written only for an entry row this statement inserted, so a
+    second posting of the same entry changes nothing, and nobody waits for an answer in between (a replay
+    pipelines its statements)."""
     d = event.data
-    entry_id = entry.id(event.event_id)
-    cur = await conn.execute(
-        """INSERT INTO ledger_entries (id, event_id, leg, position, merchant_id, currency, kind, payment_id,
-               refund_id, occurred_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
-        (
-            entry_id,
-            event.event_id,
-            entry.leg,
-            event.position,
-            d["merchant_id"],
-            d["currency"],
-            entry.kind,
-            d["payment_id"],
-            d.get("refund_id"),
-            event.recorded_at,
-        ),
-    )
-    if cur.rowcount != 1:
-        return
+    lines = ", ".join(["(%s, %s::bigint, %s::bigint)"] * len(entry.lines))
+    params: list[Any] = [
+        entry.id(event.event_id),
+        event.event_id,
+        entry.leg,
+        event.position,
+        d["merchant_id"],
+        d["currency"],
+        entry.kind,
+        d["payment_id"],
+        d.get("refund_id"),
+        event.recorded_at,
+    ]
     for line in entry.lines:
-        await conn.execute(
-            "INSERT INTO ledger_lines (entry_id, account, debit, credit) VALUES (%s, %s, %s, %s)",
-            (entry_id, line.account, line.debit, line.credit),
-        )
-        await conn.execute(
-            """INSERT INTO ledger_balances AS b (account, currency, debit, credit) VALUES (%s, %s, %s, %s)
-               ON CONFLICT (account, currency) DO UPDATE
-               SET debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit""",
-            (line.account, d["currency"], line.debit, line.credit),
-        )
+        params += (line.account, line.debit, line.credit)
+    params.append(d["currency"])
+    # Distinct accounts per entry (the lines' primary key), so no balance row is updated twice in the statement.
+    await conn.execute(
+        f"""WITH entry AS (
+                INSERT INTO ledger_entries (id, event_id, leg, position, merchant_id, currency, kind, payment_id,
+                    refund_id, occurred_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id),
+            lines AS (
+                INSERT INTO ledger_lines (entry_id, account, debit, credit)
+                SELECT entry.id, l.account, l.debit, l.credit FROM entry, (VALUES {lines}) AS l(account, debit, credit)
+                RETURNING account, debit, credit)
+            INSERT INTO ledger_balances AS b (account, currency, debit, credit)
+            SELECT account, %s, debit, credit FROM lines
+            ON CONFLICT (account, currency) DO UPDATE
+            SET debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit""",
+        params,
+    )
 
 
 async def _currency_of(conn: psycopg.AsyncConnection[Any], payment_id: str) -> str:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from api import metrics
 from api.responses import JSON
+from ledger import chain
 from workers import jobs
 
 router = APIRouter(tags=["health"])
@@ -34,8 +35,17 @@ def _redis(client: Any) -> tuple[bool, bool, dict[str, Any]]:
         return False, False, {}
 
 
+async def _chain(request: Request, timeout_s: float = 2) -> dict[str, Any] | None:
+    try:
+        async with asyncio.timeout(timeout_s), request.app.state.pool.connection() as conn:
+            return await chain.lag(conn)
+    except Exception:
+        return None
+
+
 @router.get("/health")
-async def health(request: Request) -> JSON:
+async def health(request: Request, details: bool = False) -> JSON:
+    """The parts' health; ``details=true`` adds the hash chain's head and lag (events and seconds)."""
     db_ok, (redis_ok, worker_ok, parts) = await asyncio.gather(
         _database(request), asyncio.to_thread(_redis, request.app.state.redis)
     )
@@ -53,6 +63,8 @@ async def health(request: Request) -> JSON:
         body["parts"] = {
             name: {"state": s.get("state"), "restarts": s.get("restarts", 0)} for name, s in sorted(parts.items())
         }
+    if details and db_ok:
+        body["chain"] = await _chain(request)
     # A missing worker is reported but keeps 200: the API itself serves, and compose starts workers after it.
     return JSON(body, status_code=200 if db_ok and redis_ok else 503)
 

@@ -1,0 +1,56 @@
+"""The hash chain's specification: the canonical bytes of an event and how hashes are formed.
+
+This module is the only code the chainer (ledger/chain.py) and the verifiers share; the README states the same
+rules in prose so that anyone can reimplement them.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+#: prev_hash of the first event of the chain.
+GENESIS = bytes(32)
+#: The fields of an event that the chain covers, in the order they are listed in the README.
+FIELDS = ("position", "event_id", "stream_id", "stream_version", "type", "recorded_at", "data", "metadata")
+
+
+def timestamp(at: datetime) -> str:
+    """``recorded_at`` as the chain spells it: UTC, always six fractional digits, a literal Z."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(
+    *,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_version: int,
+    type: str,
+    recorded_at: datetime | str,
+    data: Any,
+    metadata: Any,
+) -> bytes:
+    """The canonical bytes of one event as stored: a JSON object of exactly ``FIELDS``, keys sorted by code
+    point at every depth, no insignificant whitespace, non-ASCII characters as UTF-8 (not escaped)."""
+    doc = {
+        "position": position,
+        "event_id": str(event_id),
+        "stream_id": stream_id,
+        "stream_version": stream_version,
+        "type": type,
+        "recorded_at": recorded_at if isinstance(recorded_at, str) else timestamp(recorded_at),
+        "data": data,
+        "metadata": metadata,
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def link(prev_hash: bytes, event_bytes: bytes) -> bytes:
+    """The chain hash of an event: sha256(prev_hash || canonical(event))."""
+    return hashlib.sha256(prev_hash + event_bytes).digest()
+
+
+def leaf(event_bytes: bytes) -> bytes:
+    """The event's Merkle leaf hash (RFC 6962): sha256(0x00 || canonical(event))."""
+    return hashlib.sha256(b"\x00" + event_bytes).digest()

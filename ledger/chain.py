@@ -1,0 +1,113 @@
+"""The chainer: after commit, in commit order, gives each event a gap-free ``chain_seq`` and its chain hash.
+
+``hash = sha256(prev_hash || canonical(event))`` over the event as stored (ciphertext and all), so appends pay
+nothing for it and forgetting a key never breaks the chain. One leader at a time (``follow``); its checkpoint
+row in ``checkpoints`` carries the leader's epoch, so a paused ex-leader's batch is refused and rolled back.
+"""
+
+import asyncio
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from audit import spec
+from ledger.follower import follow
+from ledger.store import Cursor, Recorded, read_all
+
+NAME = "chainer"
+#: Events per transaction: one read, one COPY and one checkpoint move each.
+BATCH = 1000
+
+
+class _Fenced(Exception):
+    """A newer leader claimed the chain (or another chainer moved it first): roll this batch back."""
+
+
+def encode(event: Recorded) -> bytes:
+    return spec.canonical(
+        position=event.position,
+        event_id=str(event.event_id),
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        type=event.type,
+        recorded_at=event.recorded_at,
+        data=event.data,
+        metadata=event.metadata,
+    )
+
+
+async def claim(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Take the chain for a new leader: one past the last epoch, which fences off the previous leader."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING", (NAME,)
+        )
+        cur = await conn.execute("UPDATE checkpoints SET epoch = epoch + 1 WHERE name = %s RETURNING epoch", (NAME,))
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = None, limit: int = BATCH) -> int:
+    """Chain the next events after the chain's head; returns how many (0: caught up, or fenced off)."""
+    try:
+        async with conn.transaction():
+            cur = await conn.execute(
+                "SELECT tx_id::text::bigint, position, epoch FROM checkpoints WHERE name = %s FOR UPDATE", (NAME,)
+            )
+            row = await cur.fetchone()
+            if row is None:
+                await conn.execute(
+                    "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING",
+                    (NAME,),
+                )
+                row = (0, 0, 0)
+            if epoch is not None and row[2] != epoch:
+                raise _Fenced
+            events = await read_all(conn, Cursor(row[0], row[1]), limit)
+            if not events:
+                return 0
+            cur = await conn.execute("SELECT chain_seq, hash FROM event_chain ORDER BY chain_seq DESC LIMIT 1")
+            head = await cur.fetchone()
+            seq, prev = (int(head[0]), bytes(head[1])) if head else (0, spec.GENESIS)
+            async with conn.cursor().copy("COPY event_chain (chain_seq, position, hash, leaf) FROM STDIN") as copy:
+                for event in events:
+                    body = encode(event)
+                    seq, prev = seq + 1, spec.link(prev, body)
+                    await copy.write_row((seq, event.position, prev, spec.leaf(body)))
+            last = events[-1]
+            await conn.execute(
+                """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
+                   WHERE name = %s""",
+                (str(last.tx_id), last.position, NAME),
+            )
+            return len(events)
+    except _Fenced:
+        return 0
+
+
+async def run(pool: AsyncConnectionPool[Any], stop: asyncio.Event, poll_s: float = 1.0) -> None:
+    """Keep the chain up with the log until ``stop`` is set, leading or standing by (``ledger.follow``)."""
+
+    async def batch(epoch: int) -> int:
+        async with pool.connection() as conn:
+            return await chain_batch(conn, epoch)
+
+    await follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
+
+
+async def lag(conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
+    """How far the chain trails the log: events not chained yet, the age in seconds of the oldest of them, and
+    the chain's head ``chain_seq``."""
+    cur = await conn.execute(
+        """WITH c AS (SELECT coalesce((SELECT tx_id FROM checkpoints WHERE name = %(n)s), '0'::xid8) AS tx,
+                             coalesce((SELECT position FROM checkpoints WHERE name = %(n)s), 0) AS pos)
+           SELECT count(e.position), coalesce(extract(epoch FROM now() - min(e.recorded_at)), 0),
+                  (SELECT coalesce(max(chain_seq), 0) FROM event_chain)
+           FROM c LEFT JOIN events e ON (e.tx_id, e.position) > (c.tx, c.pos)""",
+        {"n": NAME},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return {"lag_events": int(row[0]), "lag_seconds": round(float(row[1]), 3), "head": int(row[2])}
