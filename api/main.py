@@ -20,7 +20,7 @@ from api.migrate import seal_legacy_secrets
 from api.outage import Breaker
 from api.production import refuse_published_credentials
 from api.ratelimit import FailureLimiter
-from api.routers import balances, health, keys, orders, payments, refunds, testing, webhooks
+from api.routers import balances, health, history, keys, orders, payments, refunds, signin, stats, testing, webhooks
 from api.seed import seed_test_merchant
 from ledger import vault
 
@@ -66,6 +66,8 @@ def create_app(
         limiter=FailureLimiter(redis_url, settings.auth_failures_per_minute),
         first_try=FailureLimiter(redis_url, 1, prefix="paygate-auth-first"),
     )
+    app.state.login_limiter = FailureLimiter(redis_url, settings.auth_failures_per_minute, prefix="paygate-login")
+    app.state.login_first_try = FailureLimiter(redis_url, 1, prefix="paygate-login-first")
     app.state.breaker = Breaker(settings.db_down_wait_s)
     errors.install(app)
     openapi.install(app)
@@ -77,6 +79,9 @@ def create_app(
         balances.router,
         webhooks.router,
         keys.router,
+        history.router,
+        stats.router,
+        signin.router,
     ):
         app.include_router(router)
     if not settings.production:  # evaluators' helpers: never served in production

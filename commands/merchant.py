@@ -90,7 +90,16 @@ class SealLegacySecrets:
     occurred_at: str
 
 
-Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets
+@dataclass(frozen=True)
+class SetPassword:
+    """Set or change the dashboard password: only its argon2 hash travels, made at the edge."""
+
+    merchant_id: str
+    password_hash: str
+    occurred_at: str
+
+
+Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets | SetPassword
 
 # ---------------------------------------------------------------- events
 
@@ -152,7 +161,17 @@ class SecretsSealed:
     sealed_at: str
 
 
-Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed
+@dataclass(frozen=True)
+class PasswordSet:
+    """The dashboard password was set or changed; the argon2 hash is a one-way value, never shown by the API."""
+
+    TYPE = "merchant.password_set.v1"
+    merchant_id: str
+    password_hash: str
+    set_at: str
+
+
+Event = MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed | PasswordSet
 
 
 def _without_plain(*names: str, version: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
@@ -245,7 +264,7 @@ def decide(state: State, command: Command) -> list[Event]:
             return []  # registering the same merchant again is an idempotent repeat
         case Register() as c, _:  # NoMerchant: the case above took ActiveMerchant
             _check_registration(c)
-            return [
+            registered: list[Event] = [
                 MerchantRegistered(
                     merchant_id=c.merchant_id,
                     name=c.name,
@@ -255,9 +274,11 @@ def decide(state: State, command: Command) -> list[Event]:
                     api_secret_sealed=c.api_secret_sealed,
                     webhook_secret_sealed=c.webhook_secret_sealed,
                     registered_at=c.occurred_at,
-                    password_hash=c.password_hash,
                 )
             ]
+            if c.password_hash is not None:  # the password is its own fact, as when it changes later
+                registered.append(PasswordSet(c.merchant_id, c.password_hash, c.occurred_at))
+            return registered
         case ConfigureWebhook() as c, _:
             if not isinstance(state, ActiveMerchant):
                 raise InvalidTransition("merchant does not exist")
@@ -290,6 +311,10 @@ def decide(state: State, command: Command) -> list[Event]:
                     c.merchant_id, c.api_secret_hash, c.api_secret_sealed, c.webhook_secret_sealed, c.occurred_at
                 )
             ]
+        case SetPassword() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            return [PasswordSet(state.merchant_id, c.password_hash, c.occurred_at)]
         case _:
             assert_never(command)
 
@@ -309,6 +334,8 @@ def evolve(state: State, event: Event) -> State:
             return state
         case ApiKeyRotated() as e:
             return replace(state, api_key=e.api_key) if isinstance(state, ActiveMerchant) else state
+        case PasswordSet():
+            return state
         case WebhookSecretRotated() | SecretsSealed() as e:
             if isinstance(state, ActiveMerchant):
                 return replace(state, webhook_secret_sealed=e.webhook_secret_sealed)

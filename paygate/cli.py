@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
     mc.add_argument("--name", required=True)
     mc.add_argument("--email", required=True)
+    mc.add_argument("--password", help="dashboard password (argon2-hashed; only the hash is recorded)")
     q = sub.add_parser("quarantine", help="events a projection or the dispatcher could not handle")
     qsub = q.add_subparsers(dest="quarantine_command", required=True)
     qsub.add_parser("list", help="print the quarantined events as JSON lines")
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "rebuild":
                 return asyncio.run(_rebuild(svc.database_url, args.json))
             case "merchant":
-                return _merchant_create(settings, svc.database_url, args.name, args.email)
+                return _merchant_create(settings, svc.database_url, args.name, args.email, args.password)
             case "quarantine":
                 return asyncio.run(_quarantine(settings, svc.database_url, svc.redis_url, args))
     return 0
@@ -145,12 +146,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _merchant_create(settings: Settings, database_url: str, name: str, email: str) -> int:
+def _merchant_create(settings: Settings, database_url: str, name: str, email: str, password: str | None) -> int:
     """Print the new merchant's credentials; a one-line error and exit 2 for bad input, 1 for a conflict."""
+    from api.passwords import MIN_LENGTH
     from commands.errors import DuplicateMerchant, ValidationFailed
 
+    if password is not None and len(password) < MIN_LENGTH:
+        print(f"paygate merchant create: the password must be at least {MIN_LENGTH} characters", file=sys.stderr)
+        return 2
     try:
-        print(json.dumps(asyncio.run(_create_merchant(settings, database_url, name, email))))
+        print(json.dumps(asyncio.run(_create_merchant(settings, database_url, name, email, password))))
     except ValidationFailed as e:
         print(f"paygate merchant create: {e.description}", file=sys.stderr)
         return 2
@@ -160,10 +165,13 @@ def _merchant_create(settings: Settings, database_url: str, name: str, email: st
     return 0
 
 
-async def _create_merchant(settings: Settings, database_url: str, name: str, email: str) -> dict[str, str]:
+async def _create_merchant(
+    settings: Settings, database_url: str, name: str, email: str, password: str | None
+) -> dict[str, str]:
     import commands
     import projections
     from api.ids import now, stamp
+    from api.passwords import hash_password
     from commands import merchant
     from commands.usecases import register_merchant
     from paygate.database import apply_schema, make_pool
@@ -187,6 +195,7 @@ async def _create_merchant(settings: Settings, database_url: str, name: str, ema
                 api_secret=creds["api_secret"],
                 webhook_secret="whsec_" + secrets.token_hex(16),
                 occurred_at=stamp(now()),
+                password_hash=hash_password(password) if password is not None else None,
             ),
         )
     return creds
