@@ -160,8 +160,8 @@ def test_the_feed_never_skips_or_repeats_an_event_under_concurrent_appends(gatew
             want = {
                 str(r[0])
                 for r in conn.execute(
-                    """SELECT e.event_id FROM events e WHERE EXISTS (SELECT FROM events f WHERE f.stream_id = e.stream_id
-                       AND f.stream_version = 1 AND f.data->>'merchant_id' = %s)""",
+                    """SELECT e.event_id FROM events e WHERE EXISTS (SELECT FROM events f
+                       WHERE f.stream_id = e.stream_id AND f.stream_version = 1 AND f.data->>'merchant_id' = %s)""",
                     (merchant_id,),
                 ).fetchall()
             }
