@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from paygate import embedded, processes
 from paygate.settings import Settings, get_settings
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("dispatcher", help="follow the log, enqueue jobs, re-drive overdue payments")
     sub.add_parser("projector", help="keep the async read models up to date")
     sub.add_parser("migrate", help="apply schema.sql")
+    sub.add_parser("dashboard", help="the merchant dashboard on DASHBOARD_PORT (built first when missing or stale)")
     rb = sub.add_parser("rebuild", help="replay the log into fresh tables and compare them with the live ones")
     rb.add_argument("--json", action="store_true", help="print the report as JSON")
     m = sub.add_parser("merchant", help="merchant administration")
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "run":
         return _run_all(settings)
+    if args.command == "dashboard":
+        return _dashboard(settings)
     if args.command == "receiver":
         from paygate import receiver
 
@@ -85,6 +89,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+#: The dashboard's sources and build (dashboard_ui/dist).
+DASHBOARD_UI = Path(__file__).resolve().parent.parent / "dashboard_ui"
+
+
+def _dashboard(settings: Settings) -> int:
+    """Serve the dashboard's build (building it first when needed); exit 1 with one line when it cannot."""
+    from paygate import dashboard
+    from paygate.uibuild import UiBuildError, ensure_built
+
+    try:
+        dist = ensure_built(DASHBOARD_UI)
+    except UiBuildError as e:
+        print(f"paygate dashboard: {e}", file=sys.stderr)
+        return 1
+    api_url = settings.dashboard_api_url or f"http://127.0.0.1:{settings.port}"
+    dashboard.serve(dist, api_url, settings.dashboard_port)
+    return 0
+
+
+def _dashboard_part() -> tuple[str, ...]:
+    """("dashboard",) when its build is ready (built now if needed), else () after saying why."""
+    from paygate.uibuild import UiBuildError, ensure_built
+
+    try:
+        ensure_built(DASHBOARD_UI)
+    except UiBuildError as e:
+        print(f"paygate: running without the dashboard: {e}", file=sys.stderr)
+        return ()
+    return ("dashboard",)
+
+
 def _run_all(settings: Settings) -> int:
     """Start every part as a child process and supervise them.
 
@@ -104,18 +139,23 @@ def _run_all(settings: Settings) -> int:
             signal.signal(sig, lambda *_: stop.set())
 
         def spawn(part: str) -> "subprocess.Popen[bytes]":
+            if part not in PARTS:  # the dashboard: no metrics of its own
+                return _spawn(part, env)
             port = settings.metrics_port and settings.metrics_port + PARTS.index(part)
             return _spawn(part, {**env, "METRICS_PORT": str(port)} if part != "api" else env)
 
+        parts = PARTS + _dashboard_part()
         sup = Supervisor(
             spawn,
-            PARTS,
+            parts,
             max_deaths=settings.supervisor_max_restarts,
             window_s=settings.supervisor_window_s,
             publish=redis_publisher(svc.redis_url),
         )
         print(
-            f"paygate: API on http://localhost:{settings.port} (docs at /docs); Ctrl-C stops everything",
+            f"paygate: API on http://localhost:{settings.port} (docs at /docs)"
+            + (f", dashboard on http://localhost:{settings.dashboard_port}" if "dashboard" in parts else "")
+            + "; Ctrl-C stops everything",
             file=sys.stderr,
         )
         failed = sup.run(stop)

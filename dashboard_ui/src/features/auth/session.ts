@@ -1,0 +1,40 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, setCsrfToken } from "../../lib/api";
+import type { Session } from "../../lib/types";
+
+export const SESSION_KEY = ["session"] as const;
+
+async function fetchSession(): Promise<Session | null> {
+  try {
+    const session = await api<Session>("/api/v1/dashboard/session");
+    setCsrfToken(session.csrf_token);
+    return session;
+  } catch {
+    setCsrfToken(null);
+    return null;
+  }
+}
+
+/** The signed-in session (null: signed out), asked of the API once and after each sign-in. */
+export function useSession() {
+  return useQuery({ queryKey: SESSION_KEY, queryFn: fetchSession, staleTime: Infinity, retry: false });
+}
+
+export async function signIn(email: string, password: string): Promise<Session> {
+  const session = await api<Session>("/api/v1/dashboard/login", { method: "POST", body: { email, password } });
+  setCsrfToken(session.csrf_token);
+  return session;
+}
+
+export function useSignOut() {
+  const client = useQueryClient();
+  return async () => {
+    try {
+      await api("/api/v1/dashboard/logout", { method: "POST" });
+    } finally {
+      setCsrfToken(null);
+      client.clear();
+      client.setQueryData(SESSION_KEY, null);
+    }
+  };
+}
