@@ -37,7 +37,7 @@ export function App() {
   return (
     <QueryClientProvider client={queryClient}>
       <SignedOutWatcher />
-      <BrowserRouter>
+      <BrowserRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
         <Routes>
           <Route path="/login" element={<LoginPage />} />
           <Route element={<RequireSession />}>
