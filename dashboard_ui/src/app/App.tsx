@@ -4,7 +4,7 @@ import { BrowserRouter, Navigate, Outlet, Route, Routes } from "react-router-dom
 import { onUnauthorized } from "../lib/api";
 import { Layout } from "../components/Layout";
 import { LoginPage } from "../features/auth/LoginPage";
-import { SESSION_KEY, useSession } from "../features/auth/session";
+import { SESSION_KEY, signedOut, useSession } from "../features/auth/session";
 import { HomePage } from "../features/stats/HomePage";
 import { TransactionsPage } from "../features/payments/TransactionsPage";
 import { WebhooksPage } from "../features/webhooks/WebhooksPage";
@@ -24,10 +24,7 @@ function SignedOutWatcher() {
   // Any 401 (an expired or ended session) clears the cached session, which sends the page to /login.
   useEffect(() => {
     onUnauthorized(() => {
-      if (queryClient.getQueryData(SESSION_KEY)) {
-        queryClient.clear();
-        queryClient.setQueryData(SESSION_KEY, null);
-      }
+      if (queryClient.getQueryData(SESSION_KEY)) signedOut(queryClient);
     });
   }, []);
   return null;

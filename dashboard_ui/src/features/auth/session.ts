@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, setCsrfToken } from "../../lib/api";
 import type { Session } from "../../lib/types";
 
@@ -26,15 +26,21 @@ export async function signIn(email: string, password: string): Promise<Session> 
   return session;
 }
 
+/** Forget the session and every merchant answer cached under it (the session query itself stays observed, so
+ * the pages see it become null and go to /login). */
+export function signedOut(client: QueryClient): void {
+  setCsrfToken(null);
+  client.setQueryData(SESSION_KEY, null);
+  client.removeQueries({ predicate: (q) => q.queryKey[0] !== SESSION_KEY[0] });
+}
+
 export function useSignOut() {
   const client = useQueryClient();
   return async () => {
     try {
       await api("/api/v1/dashboard/logout", { method: "POST" });
     } finally {
-      setCsrfToken(null);
-      client.clear();
-      client.setQueryData(SESSION_KEY, null);
+      signedOut(client);
     }
   };
 }

@@ -16,9 +16,9 @@ function LogDetail({ id, onClose }: { id: string; onClose: () => void }) {
       {log.data ? (
         <>
           <h4>Payload</h4>
-          <pre data-test-id="webhook-payload">{JSON.stringify(log.data.payload, null, 2)}</pre>
+          <pre tabIndex={0} aria-label="Payload" data-test-id="webhook-payload">{JSON.stringify(log.data.payload, null, 2)}</pre>
           <h4>Response{log.data.response_code ? ` (${log.data.response_code})` : ""}</h4>
-          <pre data-test-id="webhook-response-body">{log.data.response_body || log.data.error || "(none)"}</pre>
+          <pre tabIndex={0} aria-label="Response body" data-test-id="webhook-response-body">{log.data.response_body || log.data.error || "(none)"}</pre>
         </>
       ) : (
         <p>Loading…</p>
