@@ -47,6 +47,7 @@ class Dashboard:
     url: str
     gateway: Any
 
+    @contextlib.contextmanager
     def shop(self, name: str) -> Iterator[Shop]:
         email = f"{name.lower().replace(' ', '-')}-{secrets.token_hex(4)}@example.com"
         done = subprocess.run(
