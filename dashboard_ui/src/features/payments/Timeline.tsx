@@ -4,7 +4,7 @@ import type { HistoryEvent } from "../../lib/types";
 function cause(e: HistoryEvent): string {
   const by = e.caused_by;
   if (by.actor === "api") return `API request ${by.request_id ?? ""}`.trim();
-  if (by.actor === "worker") return "payment worker";
+  if (by.actor === "worker") return "a worker";
   return by.actor ?? "system";
 }
 

@@ -25,8 +25,8 @@ export function VolumeChart({ days }: { days: Day[] }) {
             }
           />
           <Legend />
-          <Bar yAxisId="volume" dataKey="volume" name="Volume" fill="#3b5bdb" radius={[3, 3, 0, 0]} />
-          <Line yAxisId="rate" dataKey="rate" name="Success rate" stroke="#2b8a3e" strokeWidth={2} dot={false} connectNulls />
+          <Bar yAxisId="volume" dataKey="volume" name="Volume" fill="#3b5bdb" radius={[3, 3, 0, 0]} isAnimationActive={false} />
+          <Line yAxisId="rate" dataKey="rate" name="Success rate" stroke="#2b8a3e" strokeWidth={2} dot={{ r: 3 }} connectNulls isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>
       <figcaption>

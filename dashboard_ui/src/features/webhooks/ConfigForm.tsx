@@ -64,6 +64,7 @@ export function ConfigForm({ config }: { config: WebhookConfig }) {
         {config.secret && <CopyButton text={config.secret} testId="copy-webhook-secret" />}
         <button
           type="button"
+          className="small"
           data-test-id="regenerate-secret-button"
           disabled={regenerate.isPending}
           onClick={() => regenerate.mutate()}

@@ -15,6 +15,6 @@ describe("Timeline", () => {
     const items = screen.getAllByRole("listitem");
     expect(items.map((i) => i.getAttribute("data-event-type"))).toEqual(["payment.created", "payment.succeeded"]);
     expect(items[0]).toHaveTextContent("API request abc");
-    expect(items[1]).toHaveTextContent("payment worker");
+    expect(items[1]).toHaveTextContent("a worker");
   });
 });
