@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--name", required=True)
     mc.add_argument("--email", required=True)
     mc.add_argument("--password", help="dashboard password (argon2-hashed; only the hash is recorded)")
+    mp = msub.add_parser("password", help="set or change a merchant's dashboard password")
+    mp.add_argument("--email", required=True)
+    mp.add_argument("--password", required=True)
     q = sub.add_parser("quarantine", help="events a projection or the dispatcher could not handle")
     qsub = q.add_subparsers(dest="quarantine_command", required=True)
     qsub.add_parser("list", help="print the quarantined events as JSON lines")
@@ -83,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "rebuild":
                 return asyncio.run(_rebuild(svc.database_url, args.json))
             case "merchant":
+                if args.merchant_command == "password":
+                    return asyncio.run(_set_password(svc.database_url, args.email, args.password))
                 return _merchant_create(settings, svc.database_url, args.name, args.email, args.password)
             case "quarantine":
                 return asyncio.run(_quarantine(settings, svc.database_url, svc.redis_url, args))
@@ -239,6 +244,37 @@ async def _create_merchant(
             ),
         )
     return creds
+
+
+async def _set_password(database_url: str, email: str, password: str) -> int:
+    """Record a new dashboard password (its argon2 hash) as ``merchant.password_set.v1``; exit 2 for an unknown
+    email or a short password."""
+    import commands
+    import projections
+    from api.ids import now, stamp
+    from api.passwords import MIN_LENGTH, hash_password
+    from commands import merchant
+    from commands.handler import handle
+    from paygate.database import apply_schema
+    from projections import merchants
+
+    if len(password) < MIN_LENGTH:
+        print(f"paygate merchant password: the password must be at least {MIN_LENGTH} characters", file=sys.stderr)
+        return 2
+    await apply_schema(database_url)
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        row = await merchants.sign_in_row(conn, email)
+        if row is None:
+            print("paygate merchant password: no merchant has this email", file=sys.stderr)
+            return 2
+        session = commands.Session(conn, projections.project_inline, {"actor": "cli", "merchant_id": row["id"]})
+        command = merchant.SetPassword(row["id"], hash_password(password), stamp(now()))
+        async with conn.transaction():
+            await handle(session, merchant, merchant.stream_id(row["id"]), command)
+    print(json.dumps({"id": row["id"], "password_set": True}))
+    return 0
 
 
 async def _rebuild(database_url: str, as_json: bool) -> int:

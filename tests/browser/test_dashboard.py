@@ -422,3 +422,22 @@ def test_signing_out_ends_the_session(dashboard: Dashboard, browser: Browser, sh
         expect(page).to_have_url(re.compile(r"/login$"))
         assert page.request.get(dashboard.url + "/api/v1/orders").status == 401
         sign_in(page, dashboard.url, shop.email, PASSWORD)  # and back in
+
+
+def test_the_server_sends_security_headers_serves_routes_and_keeps_sessions_apart(
+    dashboard: Dashboard, shop: Shop
+) -> None:
+    with httpx.Client(base_url=dashboard.url, timeout=10) as signed_in, httpx.Client(
+        base_url=dashboard.url, timeout=10
+    ) as stranger:
+        page = stranger.get("/dashboard/transactions")
+        assert page.status_code == 200 and '<div id="root">' in page.text  # any route gets the app
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+        assert stranger.get("/../pyproject.toml").status_code in (200, 404)
+        assert "[project]" not in stranger.get("/..%2Fpyproject.toml").text
+        assert signed_in.post("/api/v1/dashboard/login", json={"email": shop.email, "password": PASSWORD}).is_success
+        assert signed_in.get("/api/v1/orders").status_code == 200
+        # The proxy keeps no cookie of its own: a browser without the cookie is nobody.
+        assert stranger.get("/api/v1/orders").status_code == 401
+        assert stranger.get("/api/v1/dashboard/session").status_code == 401

@@ -133,3 +133,26 @@ def test_outside_test_mode_limits_expiry_and_the_test_merchant_hold(tmp_path: Pa
         limited = sign_in(client, shop["email"], PASSWORD)
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         assert limited.json()["error"]["code"] == "RATE_LIMIT_ERROR"
+
+
+def test_changing_the_password_is_an_event_and_the_old_one_stops_working(gateway: Any) -> None:
+    shop = merchant_with_password(gateway.env, "changing-shop")
+    done = subprocess.run(
+        [sys.executable, "-m", "paygate", "merchant", "password", "--email", shop["email"], "--password",
+         "a brand new password"],
+        env={**os.environ, **gateway.env}, cwd=ROOT, capture_output=True, check=False, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    with httpx.Client(base_url=gateway.url) as client:
+        assert sign_in(client, shop["email"], PASSWORD).status_code == 401
+        assert sign_in(client, shop["email"], "a brand new password").status_code == 200
+    with psycopg.connect(gateway.env["DATABASE_URL"]) as conn:
+        types = [r[0] for r in conn.execute(
+            "SELECT type FROM events WHERE stream_id = %s ORDER BY stream_version", (f"merchant-{shop['id']}",)
+        ).fetchall()]
+    assert types == ["merchant.registered.v2", "merchant.password_set.v1", "merchant.password_set.v1"]
+    short = subprocess.run(
+        [sys.executable, "-m", "paygate", "merchant", "password", "--email", shop["email"], "--password", "short"],
+        env={**os.environ, **gateway.env}, cwd=ROOT, capture_output=True, check=False, timeout=60,
+    )
+    assert short.returncode == 2 and b"at least 8" in short.stderr
