@@ -74,7 +74,11 @@ def parse_cursor(text: str) -> Cursor | None:
 async def feed(conn: psycopg.AsyncConnection[Any], merchant_id: str, after: Cursor, limit: int) -> list[Recorded]:
     """The merchant's events after ``after`` in commit order: the gate of ``ledger.read_all`` (only below the
     oldest transaction in flight, ordered by transaction id) so a reader never skips a late commit, filtered
-    to streams whose first event names this merchant."""
+    to streams whose first event names this merchant.
+
+    The owner is a scalar subquery on purpose: written as EXISTS the planner may turn it into a join that
+    probes the commit-order index once per stream (11 s on 10,000 events); as a scalar it filters rows read in
+    commit order with one unique-index probe each (66 ms)."""
     async with conn.cursor(row_factory=class_row(Recorded)) as cur:
         await cur.execute(
             """SELECT e.position, e.tx_id::text::bigint AS tx_id, e.event_id, e.stream_id, e.stream_version, e.type,
@@ -82,8 +86,8 @@ async def feed(conn: psycopg.AsyncConnection[Any], merchant_id: str, after: Curs
                FROM events e
                WHERE (e.tx_id, e.position) > (%s::text::xid8, %s)
                  AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-                 AND EXISTS (SELECT FROM events f WHERE f.stream_id = e.stream_id AND f.stream_version = 1
-                             AND f.data->>'merchant_id' = %s)
+                 AND (SELECT f.data->>'merchant_id' FROM events f
+                      WHERE f.stream_id = e.stream_id AND f.stream_version = 1) = %s
                ORDER BY e.tx_id, e.position
                LIMIT %s""",
             (str(after.tx_id), after.position, merchant_id, limit),
