@@ -103,6 +103,9 @@ def _dashboard(settings: Settings) -> int:
     from paygate import dashboard
     from paygate.uibuild import UiBuildError, ensure_built
 
+    if settings.dashboard_port == 0:
+        print("paygate dashboard: DASHBOARD_PORT is 0 (no dashboard)", file=sys.stderr)
+        return 1
     try:
         dist = ensure_built(DASHBOARD_UI)
     except UiBuildError as e:
@@ -113,10 +116,12 @@ def _dashboard(settings: Settings) -> int:
     return 0
 
 
-def _dashboard_part() -> tuple[str, ...]:
+def _dashboard_part(settings: Settings) -> tuple[str, ...]:
     """("dashboard",) when its build is ready (built now if needed), else () after saying why."""
     from paygate.uibuild import UiBuildError, ensure_built
 
+    if settings.dashboard_port == 0:
+        return ()
     try:
         ensure_built(DASHBOARD_UI)
     except UiBuildError as e:
@@ -149,7 +154,7 @@ def _run_all(settings: Settings) -> int:
             port = settings.metrics_port and settings.metrics_port + PARTS.index(part)
             return _spawn(part, {**env, "METRICS_PORT": str(port)} if part != "api" else env)
 
-        parts = PARTS + _dashboard_part()
+        parts = PARTS + _dashboard_part(settings)
         sup = Supervisor(
             spawn,
             parts,

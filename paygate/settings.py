@@ -71,8 +71,8 @@ class Settings(BaseSettings):
     webhook_allow_private_networks: bool | None = None
 
     # ---- the merchant dashboard (issue 9)
-    #: Port of ``paygate dashboard`` (the built UI, with /api proxied to the API).
-    dashboard_port: int = Field(default=3000, ge=1, le=65535)
+    #: Port of ``paygate dashboard`` (the built UI, with /api proxied to the API); 0: ``paygate run`` starts none.
+    dashboard_port: int = Field(default=3000, ge=0, le=65535)
     #: Where the dashboard server sends /api requests (unset: http://127.0.0.1:PORT).
     dashboard_api_url: str | None = None
     #: Seconds a dashboard session lasts after sign-in.

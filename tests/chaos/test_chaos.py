@@ -160,6 +160,7 @@ def system() -> Iterator[System]:
             "SWEEP_GRACE_MS": "2000",
             "SUPERVISOR_MAX_RESTARTS": "50",
             "LOG_LEVEL": "WARNING",
+            "DASHBOARD_PORT": "0",  # no dashboard (and no UI build) under this run
         }
         with open(log, "ab") as out:
             proc = subprocess.Popen(

@@ -35,6 +35,7 @@ def paygate_run(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[t
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        "DASHBOARD_PORT": "0",  # no dashboard (and no UI build) under this run
     }
     log = tmp_path / "run.log"
     with open(log, "ab") as out:

@@ -96,6 +96,7 @@ def paygate_run(tmp_path: Path, data: Path, port: int, **extra: str) -> Iterator
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
+        "DASHBOARD_PORT": "0",  # no dashboard (and no UI build) under this run
         **extra,
     }
     log = tmp_path / f"run-{port}.log"
