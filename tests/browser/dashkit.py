@@ -28,6 +28,10 @@ from paygate.uibuild import ensure_built  # noqa: E402
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "a long dashboard password"
+# Assertions poll the page up to this long: on a loaded 2-core machine a worker's decision, the projector and
+# the page's 3-second polling together can take well over Playwright's default of 5 s.
+expect.set_options(timeout=30_000)
+
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
