@@ -236,6 +236,30 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Dashboard sign-in: the merchant's argon2 password hash (from merchant.password_set.v1; never shown).
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS password_hash text;
+
+-- Async projection: per-merchant, per-day (UTC, the payment's creation day) figures for the dashboard's chart.
+CREATE TABLE IF NOT EXISTS payment_daily_stats (
+    merchant_id    uuid NOT NULL,
+    day            date NOT NULL,
+    total_count    bigint NOT NULL DEFAULT 0,
+    success_count  bigint NOT NULL DEFAULT 0,
+    failed_count   bigint NOT NULL DEFAULT 0,
+    success_amount numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (merchant_id, day)
+);
+
+-- Not derived from the log: dashboard sessions. Only a SHA-256 of each session token is kept, so a copy of
+-- this table signs nobody in.
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+    token_hash  text PRIMARY KEY,
+    merchant_id uuid NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+
 -- ---------------------------------------------------------------- quarantine (not derived from the log)
 -- Events a log follower (projection or dispatcher) could not handle, set aside so the follower goes on;
 -- `paygate quarantine retry` applies them again after a fix and deletes the row on success.

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
@@ -10,9 +11,11 @@ from fastapi import Depends, Header, Query, Request
 
 import commands
 import projections
-from api.auth import Merchant
+from api import sessions
+from api.auth import Merchant, credentials
 from api.idempotency import HEADER, Fingerprint, IdempotentRequest
 from api.schemas import MAX_SKIP
+from commands.errors import ValidationFailed
 
 
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -24,6 +27,12 @@ ConnDep = Annotated[psycopg.AsyncConnection[Any], Depends(_conn)]
 
 
 async def _merchant(request: Request, conn: ConnDep) -> Merchant:
+    if credentials(request.headers) is None and sessions.COOKIE in request.cookies:
+        # The dashboard: the same merchant-scoped routes, signed in by session cookie (CSRF-checked writes).
+        row = await sessions.merchant_of(conn, request, request.app.state.clock())
+        signed_in = Merchant(id=row["id"], name=row["name"], email=row["email"], api_key=row["api_key"])
+        structlog.contextvars.bind_contextvars(merchant_id=signed_in.id)
+        return signed_in
     client = request.client.host if request.client else None
     merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers, client)
     structlog.contextvars.bind_contextvars(merchant_id=merchant.id)
@@ -77,3 +86,21 @@ async def _idempotent(
 
 #: The request's ``Idempotency-Key`` handling: ``return await idem.once(merchant_id, work)`` in a creating POST.
 IdempotencyDep = Annotated[IdempotentRequest, Depends(_idempotent)]
+
+
+def _as_of(
+    as_of: str | None = Query(
+        None, max_length=64, description="ISO 8601 time: the object as it stood then, folded from its events"
+    ),
+) -> datetime | None:
+    if as_of is None:
+        return None
+    try:
+        at = datetime.fromisoformat(as_of.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed("as_of must be an ISO 8601 time such as 2024-01-15T10:31:00Z", field="as_of") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+#: ``?as_of=<ISO 8601>`` of a read of one object (None: now, from the live table).
+AsOfDep = Annotated[datetime | None, Depends(_as_of)]

@@ -21,7 +21,20 @@ from api.outage import Breaker
 from api.paywatch import PaymentWatcher
 from api.production import refuse_published_credentials
 from api.ratelimit import FailureLimiter
-from api.routers import balances, checkout, health, keys, orders, payments, refunds, testing, webhooks
+from api.routers import (
+    balances,
+    checkout,
+    health,
+    history,
+    keys,
+    orders,
+    payments,
+    refunds,
+    signin,
+    stats,
+    testing,
+    webhooks,
+)
 from api.seed import seed_test_merchant
 from ledger import vault
 
@@ -68,6 +81,8 @@ def create_app(
         limiter=FailureLimiter(redis_url, settings.auth_failures_per_minute),
         first_try=FailureLimiter(redis_url, 1, prefix="paygate-auth-first"),
     )
+    app.state.login_limiter = FailureLimiter(redis_url, settings.auth_failures_per_minute, prefix="paygate-login")
+    app.state.login_first_try = FailureLimiter(redis_url, 1, prefix="paygate-login-first")
     app.state.breaker = Breaker(settings.db_down_wait_s)
     app.state.payment_watcher = PaymentWatcher(lambda: app.state.pool)
     errors.install(app)
@@ -81,6 +96,9 @@ def create_app(
         webhooks.router,
         keys.router,
         checkout.router,
+        history.router,
+        stats.router,
+        signin.router,
     ):
         app.include_router(router)
     if not settings.production:  # evaluators' helpers: never served in production

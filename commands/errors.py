@@ -114,3 +114,10 @@ class FullyRefunded(RefundExceedsAvailable):
 
     def __init__(self) -> None:
         DomainError.__init__(self, "Payment has been fully refunded already", field="amount")
+
+
+class SessionRefused(Unauthenticated):
+    """Raised when a dashboard sign-in fails, or a session cookie is unknown, expired or lacks its CSRF token."""
+
+    def __init__(self, description: str) -> None:
+        DomainError.__init__(self, description)

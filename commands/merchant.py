@@ -104,7 +104,24 @@ class SealLegacySecrets:
     occurred_at: str
 
 
-Command = Register | ConfigureWebhook | RotateWebhookSecret | RotateApiKey | SealLegacySecrets | ConfigureCheckout
+@dataclass(frozen=True)
+class SetPassword:
+    """Set or change the dashboard password: only its argon2 hash travels, made at the edge."""
+
+    merchant_id: str
+    password_hash: str
+    occurred_at: str
+
+
+Command = (
+    Register
+    | ConfigureWebhook
+    | RotateWebhookSecret
+    | RotateApiKey
+    | SealLegacySecrets
+    | ConfigureCheckout
+    | SetPassword
+)
 
 # ---------------------------------------------------------------- events
 
@@ -174,8 +191,24 @@ class CheckoutConfigured:
     configured_at: str
 
 
+@dataclass(frozen=True)
+class PasswordSet:
+    """The dashboard password was set or changed; the argon2 hash is a one-way value, never shown by the API."""
+
+    TYPE = "merchant.password_set.v1"
+    merchant_id: str
+    password_hash: str
+    set_at: str
+
+
 Event = (
-    MerchantRegistered | WebhookConfigured | WebhookSecretRotated | ApiKeyRotated | SecretsSealed | CheckoutConfigured
+    MerchantRegistered
+    | WebhookConfigured
+    | WebhookSecretRotated
+    | ApiKeyRotated
+    | SecretsSealed
+    | CheckoutConfigured
+    | PasswordSet
 )
 
 
@@ -290,7 +323,7 @@ def decide(state: State, command: Command) -> list[Event]:
             return []  # registering the same merchant again is an idempotent repeat
         case Register() as c, _:  # NoMerchant: the case above took ActiveMerchant
             _check_registration(c)
-            return [
+            registered: list[Event] = [
                 MerchantRegistered(
                     merchant_id=c.merchant_id,
                     name=c.name,
@@ -300,9 +333,11 @@ def decide(state: State, command: Command) -> list[Event]:
                     api_secret_sealed=c.api_secret_sealed,
                     webhook_secret_sealed=c.webhook_secret_sealed,
                     registered_at=c.occurred_at,
-                    password_hash=c.password_hash,
                 )
             ]
+            if c.password_hash is not None:  # the password is its own fact, as when it changes later
+                registered.append(PasswordSet(c.merchant_id, c.password_hash, c.occurred_at))
+            return registered
         case ConfigureWebhook() as c, _:
             if not isinstance(state, ActiveMerchant):
                 raise InvalidTransition("merchant does not exist")
@@ -342,6 +377,10 @@ def decide(state: State, command: Command) -> list[Event]:
                     c.merchant_id, c.api_secret_hash, c.api_secret_sealed, c.webhook_secret_sealed, c.occurred_at
                 )
             ]
+        case SetPassword() as c, _:
+            if not isinstance(state, ActiveMerchant):
+                raise InvalidTransition("merchant does not exist")
+            return [PasswordSet(state.merchant_id, c.password_hash, c.occurred_at)]
         case _:
             assert_never(command)
 
@@ -365,6 +404,8 @@ def evolve(state: State, event: Event) -> State:
             return state
         case ApiKeyRotated() as e:
             return replace(state, api_key=e.api_key) if isinstance(state, ActiveMerchant) else state
+        case PasswordSet():
+            return state
         case WebhookSecretRotated() | SecretsSealed() as e:
             if isinstance(state, ActiveMerchant):
                 return replace(state, webhook_secret_sealed=e.webhook_secret_sealed)

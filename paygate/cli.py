@@ -20,6 +20,7 @@ from paygate.settings import Settings, get_settings
 PARTS = ("api", "worker", "dispatcher", "projector")
 #: The checkout's Vite project (built on demand by paygate.uibuild).
 CHECKOUT_UI = Path(__file__).resolve().parents[1] / "checkout_ui"
+DASHBOARD_UI = Path(__file__).resolve().parents[1] / "dashboard_ui"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("dispatcher", help="follow the log, enqueue jobs, re-drive overdue payments")
     sub.add_parser("projector", help="keep the async read models up to date")
     sub.add_parser("migrate", help="apply schema.sql")
+    sub.add_parser("dashboard", help="the merchant dashboard on DASHBOARD_PORT (built first when missing or stale)")
     rb = sub.add_parser("rebuild", help="the same as `audit replay` (kept for existing scripts)")
     rb.add_argument("--json", action="store_true", help="print the report as JSON")
     audit_commands.add_parser(sub)
@@ -40,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     mc = msub.add_parser("create", help="register a merchant and print its credentials as JSON")
     mc.add_argument("--name", required=True)
     mc.add_argument("--email", required=True)
+    mc.add_argument("--password", help="dashboard password (argon2-hashed; only the hash is recorded)")
+    mp = msub.add_parser("password", help="set or change a merchant's dashboard password")
+    mp.add_argument("--email", required=True)
+    mp.add_argument("--password", required=True)
     q = sub.add_parser("quarantine", help="events a projection or the dispatcher could not handle")
     qsub = q.add_subparsers(dest="quarantine_command", required=True)
     qsub.add_parser("list", help="print the quarantined events as JSON lines")
@@ -79,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.demo_shop_port,
         )
         return 0
+    if args.command == "dashboard":
+        return _dashboard(settings)
     if args.command == "receiver":
         from paygate import receiver
 
@@ -106,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "audit":
                 return asyncio.run(_audit(settings, svc.database_url, args))
             case "merchant":
-                return _merchant_create(settings, svc.database_url, args.name, args.email)
+                if args.merchant_command == "password":
+                    return asyncio.run(_set_password(svc.database_url, args.email, args.password))
+                return _merchant_create(settings, svc.database_url, args.name, args.email, args.password)
             case "quarantine":
                 return asyncio.run(_quarantine(settings, svc.database_url, svc.redis_url, args))
     return 0
@@ -124,6 +134,45 @@ def _checkout(settings: Settings, host: str) -> int:
     return 0
 
 
+def _dashboard(settings: Settings) -> int:
+    """Serve the dashboard's build (building it first when needed); exit 1 with one line when it cannot."""
+    from paygate import dashboard, uibuild
+
+    if settings.dashboard_port == 0:
+        print("paygate dashboard: DASHBOARD_PORT is 0 (no dashboard)", file=sys.stderr)
+        return 1
+    try:
+        dist = uibuild.ensure_built(DASHBOARD_UI)
+    except uibuild.UIBuildError as e:
+        print(f"paygate dashboard: {e}", file=sys.stderr)
+        return 1
+    api_url = settings.dashboard_api_url or f"http://127.0.0.1:{settings.port}"
+    dashboard.serve(dist, api_url, settings.dashboard_port)
+    return 0
+
+
+def _ui_parts(settings: Settings) -> tuple[str, ...] | None:
+    """The UI parts to run beside the back end, each built first when missing or stale; None (after one line
+    saying why) when a build is impossible, before anything starts, so a missing Node.js is not a part that
+    keeps dying."""
+    from paygate import uibuild
+
+    parts: tuple[str, ...] = ()
+    for part, port, ui_dir, setting in (
+        ("checkout", settings.checkout_port, CHECKOUT_UI, "CHECKOUT_PORT"),
+        ("dashboard", settings.dashboard_port, DASHBOARD_UI, "DASHBOARD_PORT"),
+    ):
+        if not port:
+            continue
+        try:
+            uibuild.ensure_built(ui_dir)
+        except uibuild.UIBuildError as e:
+            print(f"paygate: {e} (or set {setting}=0 to run without the {part})", file=sys.stderr)
+            return None
+        parts += (part,)
+    return parts
+
+
 def _run_all(settings: Settings) -> int:
     """Start every part as a child process and supervise them.
 
@@ -131,17 +180,12 @@ def _run_all(settings: Settings) -> int:
     with backoff; only one that dies more than SUPERVISOR_MAX_RESTARTS times within SUPERVISOR_WINDOW_S stops
     everything, with a line saying which, and exit code 1.
     """
-    from paygate import uibuild
     from paygate.supervisor import Supervisor, redis_publisher
 
-    parts: tuple[str, ...] = PARTS
-    if settings.checkout_port:
-        try:  # before anything starts: a missing Node.js is one clear line, not a part that keeps dying
-            uibuild.ensure_built(CHECKOUT_UI)
-        except uibuild.UIBuildError as e:
-            print(f"paygate: {e} (or set CHECKOUT_PORT=0 to run without the checkout)", file=sys.stderr)
-            return 1
-        parts = (*PARTS, "checkout")
+    ui = _ui_parts(settings)
+    if ui is None:
+        return 1
+    parts = PARTS + ui
     with embedded.services(settings.database_url, settings.redis_url, settings.data_dir) as svc:
         from paygate.database import apply_schema
 
@@ -152,7 +196,7 @@ def _run_all(settings: Settings) -> int:
             signal.signal(sig, lambda *_: stop.set())
 
         def spawn(part: str) -> "subprocess.Popen[bytes]":
-            if part in ("api", "checkout"):
+            if part not in PARTS:  # the UIs: no metrics of their own
                 return _spawn(part, env)
             port = settings.metrics_port and settings.metrics_port + PARTS.index(part)
             return _spawn(part, {**env, "METRICS_PORT": str(port)})
@@ -166,7 +210,9 @@ def _run_all(settings: Settings) -> int:
         )
         checkout = f", checkout on http://localhost:{settings.checkout_port}/checkout" if settings.checkout_port else ""
         print(
-            f"paygate: API on http://localhost:{settings.port} (docs at /docs){checkout}; Ctrl-C stops everything",
+            f"paygate: API on http://localhost:{settings.port} (docs at /docs){checkout}"
+            + (f", dashboard on http://localhost:{settings.dashboard_port}" if "dashboard" in parts else "")
+            + "; Ctrl-C stops everything",
             file=sys.stderr,
         )
         failed = sup.run(stop)
@@ -197,12 +243,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _merchant_create(settings: Settings, database_url: str, name: str, email: str) -> int:
+def _merchant_create(settings: Settings, database_url: str, name: str, email: str, password: str | None) -> int:
     """Print the new merchant's credentials; a one-line error and exit 2 for bad input, 1 for a conflict."""
+    from api.passwords import MIN_LENGTH
     from commands.errors import DuplicateMerchant, ValidationFailed
 
+    if password is not None and len(password) < MIN_LENGTH:
+        print(f"paygate merchant create: the password must be at least {MIN_LENGTH} characters", file=sys.stderr)
+        return 2
     try:
-        print(json.dumps(asyncio.run(_create_merchant(settings, database_url, name, email))))
+        print(json.dumps(asyncio.run(_create_merchant(settings, database_url, name, email, password))))
     except ValidationFailed as e:
         print(f"paygate merchant create: {e.description}", file=sys.stderr)
         return 2
@@ -212,10 +262,13 @@ def _merchant_create(settings: Settings, database_url: str, name: str, email: st
     return 0
 
 
-async def _create_merchant(settings: Settings, database_url: str, name: str, email: str) -> dict[str, str]:
+async def _create_merchant(
+    settings: Settings, database_url: str, name: str, email: str, password: str | None
+) -> dict[str, str]:
     import commands
     import projections
     from api.ids import now, stamp
+    from api.passwords import hash_password
     from commands import merchant
     from commands.usecases import register_merchant
     from paygate.database import apply_schema, make_pool
@@ -239,9 +292,41 @@ async def _create_merchant(settings: Settings, database_url: str, name: str, ema
                 api_secret=creds["api_secret"],
                 webhook_secret="whsec_" + secrets.token_hex(16),
                 occurred_at=stamp(now()),
+                password_hash=hash_password(password) if password is not None else None,
             ),
         )
     return creds
+
+
+async def _set_password(database_url: str, email: str, password: str) -> int:
+    """Record a new dashboard password (its argon2 hash) as ``merchant.password_set.v1``; exit 2 for an unknown
+    email or a short password."""
+    import commands
+    import projections
+    from api.ids import now, stamp
+    from api.passwords import MIN_LENGTH, hash_password
+    from commands import merchant
+    from commands.handler import handle
+    from paygate.database import apply_schema
+    from projections import merchants
+
+    if len(password) < MIN_LENGTH:
+        print(f"paygate merchant password: the password must be at least {MIN_LENGTH} characters", file=sys.stderr)
+        return 2
+    await apply_schema(database_url)
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        row = await merchants.sign_in_row(conn, email)
+        if row is None:
+            print("paygate merchant password: no merchant has this email", file=sys.stderr)
+            return 2
+        session = commands.Session(conn, projections.project_inline, {"actor": "cli", "merchant_id": row["id"]})
+        command = merchant.SetPassword(row["id"], hash_password(password), stamp(now()))
+        async with conn.transaction():
+            await handle(session, merchant, merchant.stream_id(row["id"]), command)
+    print(json.dumps({"id": row["id"], "password_set": True}))
+    return 0
 
 
 async def _audit(settings: Settings, database_url: str, args: argparse.Namespace) -> int:

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     #: Webhooks to loopback, private, link-local and reserved addresses (unset: allowed only in test mode).
     webhook_allow_private_networks: bool | None = None
 
+    # ---- the merchant dashboard (issue 9)
+    #: Port of ``paygate dashboard`` (the built UI, with /api proxied to the API); 0: ``paygate run`` starts none.
+    dashboard_port: int = Field(default=3000, ge=0, le=65535)
+    #: Where the dashboard server sends /api requests (unset: http://127.0.0.1:PORT).
+    dashboard_api_url: str | None = None
+    #: Seconds a dashboard session lasts after sign-in.
+    dashboard_session_ttl_s: int = Field(default=43200, ge=1)
+
     # ---- request limits and the order cap (security, issue 7)
     #: Largest order amount in paise (₹10 crore by default; commands/order.py says why), at most 2**53 - 1.
     max_order_amount: int = Field(default=10_000_000_000, ge=100, le=2**53 - 1)

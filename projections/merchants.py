@@ -60,6 +60,11 @@ async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
             "UPDATE merchants SET checkout_origins = %s, updated_at = %s WHERE id = %s",
             (list(d["allowed_origins"]), d["configured_at"], d["merchant_id"]),
         )
+    elif event.type == "merchant.password_set.v1":
+        await conn.execute(
+            "UPDATE merchants SET password_hash = %s, updated_at = %s WHERE id = %s",
+            (d["password_hash"], d["set_at"], d["merchant_id"]),
+        )
     elif event.type == "merchant.secrets_sealed.v1":
         await conn.execute(
             """UPDATE merchants SET api_secret_hash = %s, api_secret_sealed = %s, webhook_secret_sealed = %s
@@ -93,6 +98,15 @@ async def api_secret(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> st
     )
     row = await cur.fetchone()
     return None if row is None else vault.reveal(row[0], row[1], merchant_id)
+
+
+async def sign_in_row(conn: psycopg.AsyncConnection[Any], email: str) -> dict[str, Any] | None:
+    """What a dashboard sign-in checks: id, password hash (None: never set) and whether the merchant is active."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id::text AS id, password_hash, is_active FROM merchants WHERE lower(email) = lower(%s)", (email,)
+        )
+        return await cur.fetchone()
 
 
 async def by_id(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> dict[str, Any] | None:

@@ -89,18 +89,22 @@ async def page(
     since: datetime | None = None,
     until: datetime | None = None,
     order_id: str | None = None,
+    method: str | None = None,
+    search: str | None = None,
 ) -> list[dict[str, Any]]:
-    """A merchant's payments, newest first, filtered."""
+    """A merchant's payments, newest first, filtered (``search``: a payment id or an order id, exactly)."""
     where, params = ["merchant_id = %s"], [merchant_id]
     for clause, value in (
         ("status = %s", status),
+        ("method = %s", method),
+        ("(id = %s OR order_id = %s)", search),
         ("created_at >= %s", since),
         ("created_at <= %s", until),
         ("order_id = %s", order_id),
     ):
         if value is not None:
             where.append(clause)
-            params.append(value)  # type: ignore[arg-type]
+            params.extend([value] * clause.count("%s"))  # type: ignore[list-item]
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"""SELECT {_COLUMNS} FROM payments WHERE {" AND ".join(where)}

@@ -7,18 +7,19 @@ from typing import Any
 import psycopg
 
 from ledger import Recorded
-from projections import balances, merchants, orders, payments, refunds, stats, webhook_logs
+from projections import balances, daily_stats, merchants, orders, payments, refunds, stats, webhook_logs
 
 #: Read models the API must read its own writes from: applied in the append transaction.
 INLINE: tuple[ModuleType, ...] = (merchants, orders, payments, refunds, webhook_logs)
 #: Heavier read models, applied in commit order by the projection runner with a checkpoint each.
-ASYNC: tuple[ModuleType, ...] = (stats, balances)
+ASYNC: tuple[ModuleType, ...] = (stats, daily_stats, balances)
 #: Every read table, with the projection that owns it (for rebuilds).
 TABLES: dict[str, ModuleType] = {
     "merchants": merchants,
     "orders": orders,
     "payments": payments,
     "payment_stats": stats,
+    "payment_daily_stats": daily_stats,
     "refunds": refunds,
     "ledger_entries": balances,
     "ledger_lines": balances,

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Merchant
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep, SettingsDep
+from api.deps import AsOfDep, ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep, SettingsDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
 from api.schemas import PUBLIC, READ, READ_ONE, CollectionOut, OrderCreate, OrderOut, OrderPublicOut, errors
@@ -12,7 +12,7 @@ from api.strictjson import StrictJsonRoute
 from commands import order
 from commands.errors import OrderNotFound
 from commands.handler import Session, handle
-from projections import bodies, orders, payments
+from projections import bodies, history, orders, payments
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], route_class=StrictJsonRoute)
 
@@ -49,8 +49,11 @@ async def list_orders(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> JS
 
 
 @router.get("/{order_id}", response_model=OrderOut, responses=errors(*READ_ONE))
-async def get_order(order_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
-    row = await orders.get(conn, order_id, merchant.id)
+async def get_order(order_id: str, merchant: MerchantDep, conn: ConnDep, as_of: AsOfDep) -> JSON:
+    if as_of is None:
+        row = await orders.get(conn, order_id, merchant.id)
+    else:
+        row = await history.order_at(conn, order_id, merchant.id, as_of)
     if row is None:
         raise OrderNotFound()
     return JSON(bodies.order(row))

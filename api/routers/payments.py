@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
+from api.deps import AsOfDep, ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.paywatch import PaymentWatcher
 from api.responses import JSON, collection
@@ -32,7 +32,7 @@ from commands.errors import OrderNotFound, PaymentNotFound
 from commands.handler import Session, handle
 from commands.instruments import CardDetails
 from commands.usecases import create_payment, load_order
-from projections import bodies, merchants, payments
+from projections import bodies, history, merchants, payments
 
 #: The largest `from`/`to` accepted (9999-12-31T23:59:59Z), so a huge number is a 400 and not an overflow.
 LATEST = 253_402_300_799
@@ -113,6 +113,8 @@ async def list_payments(
     conn: ConnDep,
     page: PageDep,
     status: Literal["pending", "success", "failed"] | None = None,
+    method: Literal["upi", "card"] | None = None,
+    search: str | None = Query(None, max_length=64, description="a payment id or an order id (exact)"),
     since: int | None = Query(None, alias="from", ge=0, le=LATEST, description="unix seconds"),
     until: int | None = Query(None, alias="to", ge=0, le=LATEST, description="unix seconds, inclusive"),
 ) -> JSON:
@@ -122,6 +124,8 @@ async def list_payments(
         count=page.count,
         skip=page.skip,
         status=status,
+        method=method,
+        search=search.strip() if search else None,
         since=datetime.fromtimestamp(since, UTC) if since is not None else None,
         # Bodies show created_at to the second: `to` takes in the whole of its second, as a client reading
         # created_at back expects.
@@ -131,8 +135,11 @@ async def list_payments(
 
 
 @router.get("/{payment_id}", response_model=PaymentOut, responses=errors(*READ_ONE))
-async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
-    row = await payments.get(conn, payment_id, merchant.id)
+async def get_payment(payment_id: str, merchant: MerchantDep, conn: ConnDep, as_of: AsOfDep) -> JSON:
+    if as_of is None:
+        row = await payments.get(conn, payment_id, merchant.id)
+    else:
+        row = await history.payment_at(conn, payment_id, merchant.id, as_of)
     if row is None:
         raise PaymentNotFound()
     return JSON(bodies.payment(row))

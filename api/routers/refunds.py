@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Merchant
-from api.deps import ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
+from api.deps import AsOfDep, ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
 from api.schemas import READ, READ_ONE, WRITE, CollectionOut, RefundCreate, RefundOfPayment, RefundOut, errors
@@ -12,7 +12,7 @@ from api.strictjson import StrictJsonRoute
 from commands import payment, refund
 from commands.errors import PaymentNotFound, RefundNotFound
 from commands.handler import Session, handle
-from projections import bodies, payments, refunds
+from projections import bodies, history, payments, refunds
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"], route_class=StrictJsonRoute)
 
@@ -78,8 +78,10 @@ async def list_refunds(merchant: MerchantDep, conn: ConnDep, page: PageDep) -> J
 
 
 @router.get("/refunds/{refund_id}", response_model=RefundOut, responses=errors(*READ_ONE))
-async def get_refund(refund_id: str, merchant: MerchantDep, conn: ConnDep) -> JSON:
+async def get_refund(refund_id: str, merchant: MerchantDep, conn: ConnDep, as_of: AsOfDep) -> JSON:
     row = await refunds.get(conn, refund_id, merchant.id)
+    if row is not None and as_of is not None:
+        row = await history.refund_at(conn, row["payment_id"], refund_id, merchant.id, as_of)
     if row is None:
         raise RefundNotFound()
     return JSON(bodies.refund(row))

@@ -160,7 +160,8 @@ def system() -> Iterator[System]:
             "SWEEP_GRACE_MS": "2000",
             "SUPERVISOR_MAX_RESTARTS": "50",
             "LOG_LEVEL": "WARNING",
-            "CHECKOUT_PORT": "0",  # the checkout has tests of its own (tests/browser)
+            "CHECKOUT_PORT": "0",  # the UIs have tests of their own (tests/browser)
+            "DASHBOARD_PORT": "0",
         }
         with open(log, "ab") as out:
             proc = subprocess.Popen(

@@ -35,7 +35,8 @@ def paygate_run(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[t
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
-        "CHECKOUT_PORT": "0",  # the checkout has tests of its own (tests/browser)
+        "CHECKOUT_PORT": "0",  # the UIs have tests of their own (tests/browser)
+        "DASHBOARD_PORT": "0",
     }
     log = tmp_path / "run.log"
     with open(log, "ab") as out:

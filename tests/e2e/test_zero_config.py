@@ -96,7 +96,8 @@ def paygate_run(tmp_path: Path, data: Path, port: int, **extra: str) -> Iterator
         "TEST_MODE": "true",
         "TEST_PROCESSING_DELAY": "0",
         "LOG_LEVEL": "WARNING",
-        "CHECKOUT_PORT": "0",  # the checkout has tests of its own (tests/browser)
+        "CHECKOUT_PORT": "0",  # the UIs have tests of their own (tests/browser)
+        "DASHBOARD_PORT": "0",
         **extra,
     }
     log = tmp_path / f"run-{port}.log"
