@@ -7,12 +7,10 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +18,9 @@ import httpx
 import psycopg
 import pytest
 import redis
+from harness import AUTH, ROOT, TEST_KEY, TEST_SECRET, Gateway, _reachable, free_port, scaled, start_gateway
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_KEY, TEST_SECRET = "key_test_abc123", "secret_test_xyz789"
-AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
-
-
-def _reachable(host: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-        return True
-    return False
-
-
-def scaled(seconds: float) -> float:
-    """A deadline stretched by how loaded the machine is (load average per core above 1), so waits that are
-    ample on a quiet machine still hold on a busy CI runner."""
-    load = os.getloadavg()[0] / (os.cpu_count() or 1)
-    return seconds * max(1.0, load)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["AUTH", "ROOT", "TEST_KEY", "TEST_SECRET", "Gateway", "free_port", "scaled", "start_gateway"]
 
 
 @contextlib.contextmanager
@@ -176,106 +154,6 @@ async def session(conn: psycopg.AsyncConnection[Any]) -> Any:
     import projections
 
     return commands.Session(conn, projections.project_inline, {"actor": "test"})
-
-
-# ---------------------------------------------------------------- the whole system as real processes
-
-
-@dataclass
-class Gateway:
-    """API, workers, dispatcher and projector running as separate processes, as in production."""
-
-    env: dict[str, str]
-    port: int
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, part: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{part}.log", "ab")  # noqa: SIM115 -- closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paygate", part, *args], env=self.env, cwd=ROOT, stdout=log, stderr=log
-        )
-        self.procs[part] = proc
-        return proc
-
-    def start_named(self, name: str, part: str, *args: str) -> subprocess.Popen[bytes]:
-        """Start one more instance of ``part`` (a second worker, say), known and logged as ``name``."""
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 -- closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paygate", part, *args], env=self.env, cwd=ROOT, stdout=log, stderr=log
-        )
-        self.procs[name] = proc
-        return proc
-
-    def kill(self, part: str) -> None:
-        """SIGKILL a part: no clean-up runs, as in a crash."""
-        proc = self.procs.pop(part)
-        proc.kill()
-        proc.wait(10)
-
-    def stop(self, part: str) -> None:
-        proc = self.procs.pop(part)
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def wait_healthy(self, timeout: float = 60, worker: bool = True) -> None:
-        """Poll /ready (then /health, for the workers) until the gateway serves; the deadline grows with the
-        machine's load, and a part that exits fails the wait at once with its log."""
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    log = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-                    raise AssertionError(f"{name} exited with {proc.returncode} while starting:\n{log}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
-                    last = httpx.get(f"{self.url}/health", timeout=5).json()
-                    if last.get("database") == "connected" and (last.get("status") == "healthy" or not worker):
-                        return
-            time.sleep(0.2)
-        raise AssertionError(f"gateway not healthy in {timeout:.0f}s: {last}; logs in {self.logs}")
-
-    def close(self) -> None:
-        for part in list(self.procs):
-            self.stop(part)
-
-
-def start_gateway(tmp_path: Path, database_url: str, redis_url: str, **env: str) -> Gateway:
-    """Start every part with test-mode settings (overridable through ``env``) and wait until healthy."""
-    port = free_port()
-    full = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PORT": str(port),
-        "TEST_MODE": "true",
-        "TEST_PROCESSING_DELAY": "0",
-        "LOG_LEVEL": "WARNING",
-        # Many tests send wrong credentials on purpose, all from 127.0.0.1: tests/security sets the real limit.
-        "AUTH_FAILURES_PER_MINUTE": "100000",
-        **env,
-    }
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    gw = Gateway(env=full, port=port, logs=logs)
-    for part in ("api", "worker", "dispatcher", "projector"):
-        gw.start(part)
-    try:
-        gw.wait_healthy()
-    except AssertionError:
-        gw.close()
-        raise
-    return gw
 
 
 @pytest.fixture(scope="session")

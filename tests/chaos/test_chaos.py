@@ -35,7 +35,7 @@ import httpx
 import psycopg
 import pytest
 import redis
-from conftest import AUTH, ROOT, scaled
+from harness import AUTH, ROOT, scaled
 from pgcluster import Cluster, cluster, free_port
 
 import projections

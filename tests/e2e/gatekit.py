@@ -1,7 +1,6 @@
 """Helpers of the contract and fault tests: orders and payments through the real API, polling, new merchants,
 and the event store read directly."""
 
-import importlib.util
 import json
 import os
 import re
@@ -11,11 +10,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import psycopg
+from harness import Gateway as Gateway
+from harness import free_port as free_port
+from harness import start_gateway as start_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_ID = re.compile(r"^order_[A-Za-z0-9]{16}$")
@@ -94,16 +95,3 @@ def decisions(database_url: str, payment_id: str) -> list[str]:
     return [t for t in event_types(database_url, f"payment-{payment_id}") if t in DECISIONS]
 
 
-def _harness() -> ModuleType:
-    """tests/conftest.py loaded by its path: ``import conftest`` finds whichever conftest pytest loaded last."""
-    spec = importlib.util.spec_from_file_location("gatekit_root_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_HARNESS = _harness()
-#: Start a whole system of its own (``start_gateway(folder, database_url, redis_url, **env)``).
-start_gateway: Callable[..., Any] = _HARNESS.start_gateway
-free_port: Callable[[], int] = _HARNESS.free_port

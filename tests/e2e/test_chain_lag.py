@@ -5,7 +5,7 @@ import time
 
 import httpx
 import pytest
-from conftest import Gateway, scaled
+from harness import Gateway, scaled
 from test_operability import samples
 
 pytestmark = pytest.mark.slow

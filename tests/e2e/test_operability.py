@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Gateway, free_port, scaled
+from harness import ROOT, Gateway, free_port, scaled
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import AUTH, Gateway, free_port, scaled
+from harness import AUTH, Gateway, free_port, scaled
 from pgcluster import Cluster, cluster
 
 from paygate.database import apply_schema

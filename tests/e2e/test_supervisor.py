@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from conftest import ROOT, free_port, scaled
+from harness import ROOT, free_port, scaled
 
 from paygate.supervisor import Supervisor
 from workers.jobs import PARTS_KEY

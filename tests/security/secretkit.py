@@ -1,20 +1,21 @@
 """Helpers of the secrets, production-mode and brute-force tests: a gateway of their own, clients from other
 loopback addresses, merchants made with the operator's command, and a scan of every table for a text."""
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import psycopg
+from harness import Gateway as Gateway
+from harness import free_port as free_port
+from harness import start_gateway as start_gateway
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,20 +23,6 @@ TEST_KEY, TEST_SECRET, TEST_WEBHOOK_SECRET = "key_test_abc123", "secret_test_xyz
 AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
 
 
-def _harness() -> ModuleType:
-    """tests/conftest.py loaded by its path: ``import conftest`` finds whichever conftest pytest loaded last."""
-    spec = importlib.util.spec_from_file_location("secretkit_root_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_HARNESS = _harness()
-#: Start a whole system of its own (``start_gateway(folder, database_url, redis_url, **env)``).
-start_gateway: Callable[..., Any] = _HARNESS.start_gateway
-free_port: Callable[[], int] = _HARNESS.free_port
-Gateway: Any = _HARNESS.Gateway
 
 
 def client(base_url: str, source: str = "127.0.0.1", **headers: str) -> httpx.Client:
