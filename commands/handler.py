@@ -67,7 +67,7 @@ async def handle(
         try:
             # Pipeline mode sends BEGIN with the first query and the projection writes with COMMIT: three
             # round trips per command instead of six.
-            async with session.conn.pipeline(), session.conn.transaction():
+            async with session.conn.transaction():
                 if new_stream and attempt == 0:
                     state, version = decider.initial_state, 0
                 else:

@@ -3,7 +3,7 @@
 A NOTIFY inside the appending transaction makes every such commit queue on PostgreSQL's one notify-queue lock,
 so appends ran at a quarter of a plain INSERT. Instead an append marks its connection here; once that
 connection has left its transaction (committed or rolled back), a ``Nudger`` sends one ``pg_notify`` on a
-pooled connection of its own for everything that finished meanwhile, at most once per ``interval_s``. Readers
+pooled connection of its own for everything that finished meanwhile, at most once per ``interval_s`` (5 ms). Readers
 still poll as the fallback, so a wake-up that is lost (or a spurious one after a rollback) costs at most a poll.
 """
 
@@ -29,7 +29,7 @@ _IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.ACTIVE, Transact
 class Nudger:
     """Sends the coalesced wake-up of one process's appends, through ``pool``."""
 
-    def __init__(self, pool: Callable[[], AsyncConnectionPool[Any] | None], interval_s: float = 0.002) -> None:
+    def __init__(self, pool: Callable[[], AsyncConnectionPool[Any] | None], interval_s: float = 0.005) -> None:
         self._pool = pool
         self._interval = interval_s
         self._waiting: dict[int, tuple[psycopg.AsyncConnection[Any], float]] = {}
