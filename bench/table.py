@@ -98,9 +98,10 @@ async def appends(db: str, seconds: float) -> tuple[float, float, float]:
 def make_run(db: str, redis_url: str, logs: Path, **env: str) -> Iterator[tuple[str, psutil.Process]]:
     """`paygate run` (what `make run` starts), default settings but for the test-mode delay given in ``env``."""
     port = int(env.pop("PORT", 0)) or free_port()
-    full = {**os.environ, "DATABASE_URL": db, "REDIS_URL": redis_url, "PORT": str(port), "TEST_MODE": "true", **env}
-    for k in ("LOG_LEVEL", "API_WORKERS"):
+    full = {**os.environ, "DATABASE_URL": db, "REDIS_URL": redis_url, "PORT": str(port), "TEST_MODE": "true"}
+    for k in ("LOG_LEVEL", "API_WORKERS", "WORKER_IDLE_MS"):
         full.pop(k, None)  # the defaults, as a new user gets them
+    full.update(env)  # what the caller sets on purpose
     with open(logs / "run.log", "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "paygate", "run"], env=full, cwd=ROOT, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
