@@ -301,15 +301,6 @@ def fresh_database(servers: Servers) -> Iterator[Any]:
 _CLAIMABLE = (2, 3, 4, 5, 6, 7, 8, 15)
 
 
-def _claimable(client: redis.Redis) -> tuple[int, ...]:
-    """``_CLAIMABLE``, and every number past 15 on a server configured with more databases: parallel sessions
-    (pytest-xdist workers, other checkouts) each claim several, and 8 run out."""
-    with contextlib.suppress(redis.RedisError, KeyError, ValueError, TypeError):
-        count = int(client.config_get("databases")["databases"])
-        return _CLAIMABLE + tuple(range(16, count))
-    return _CLAIMABLE
-
-
 @pytest.fixture(scope="session")
 def private_redis(servers: Servers) -> Iterator[Any]:
     """A factory of Redis URLs no other gateway uses: each claims an empty database number (claims live in db 0,
@@ -319,10 +310,8 @@ def private_redis(servers: Servers) -> Iterator[Any]:
     registry = redis.Redis.from_url(servers.redis_base if unix else f"{servers.redis_base}/0")
     claimed: list[tuple[int, str]] = []
 
-    numbers = _claimable(registry)
-
     def claim() -> str:
-        for n in numbers:
+        for n in _CLAIMABLE:
             url = f"{servers.redis_base}?db={n}" if unix else f"{servers.redis_base}/{n}"
             if not registry.set(f"paygate-tests:claim:{n}", token, nx=True, ex=3600):
                 continue
