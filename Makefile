@@ -15,6 +15,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
+# pytest-xdist processes for `make test` (each a session of its own: fresh databases, its own Redis dbs); 0 runs serially.
+TEST_WORKERS ?= 2
 
 .PHONY: help venv run test lint bench clean-data
 
@@ -22,7 +24,7 @@ help:
 	@echo "make run    start API, workers, dispatcher and projector (Ctrl-C stops everything)"
 	@echo "make test   run the whole test suite (machine PostgreSQL/Redis if reachable, else embedded)"
 	@echo "make lint   ruff and mypy"
-	@echo "make bench  print throughput, latency and memory figures (needs PostgreSQL on 127.0.0.1:5432)"
+	@echo "make bench  print every performance figure in one table (PostgreSQL on 127.0.0.1:5432, wrk, pgbench)"
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (none found on PATH)" >&2; exit 1; }
@@ -41,16 +43,15 @@ run: $(STAMP)
 	$(PY) -m paygate run
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# One table from one run (bench/table.py); needs wrk and pgbench. bench/core.py, money.py, webhooks.py go deeper.
 bench: $(STAMP)
-	$(PY) bench/core.py
-	$(PY) bench/money.py
-	$(PY) bench/webhooks.py
+	$(PY) bench/table.py
 
 # Removes the embedded PostgreSQL and Redis data (stop `make run` first).
 clean-data:

@@ -32,19 +32,14 @@ BEGIN
     RAISE EXCEPTION 'events are immutable: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
 END $$;
 
--- One wake-up per appending transaction: PostgreSQL folds identical notifications within a transaction.
-CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('events', '');
-    RETURN NULL;
-END $$;
-
 CREATE OR REPLACE TRIGGER events_no_update_or_delete BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_refuse_change();
 CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
-CREATE OR REPLACE TRIGGER events_wake_readers AFTER INSERT ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_notify();
+-- perf: no NOTIFY in the appending transaction (every such commit queued on the notify lock); appenders send
+-- a coalesced wake-up after commit instead (ledger/wakeups.py).
+DROP TRIGGER IF EXISTS events_wake_readers ON events;
+DROP FUNCTION IF EXISTS events_notify();
 
 -- Tamper evidence (ledger/chain.py): the chainer's record of each committed event in commit order. `hash` is
 -- sha256(prev hash || canonical bytes), `leaf` the event's RFC 6962 Merkle leaf hash (README, "Audit").

@@ -130,11 +130,21 @@ def ledger_append(in_transaction: bool, tag: str) -> Op:
     return op
 
 
-async def throughput(url: str, op: Op, writers: int, seconds: float, warmup: float = 1.0) -> float:
-    """Operations per second of ``writers`` connections running ``op`` back to back (after a warm-up)."""
+async def throughput(
+    url: str,
+    op: Op,
+    writers: int,
+    seconds: float,
+    warmup: float = 1.0,
+    prepare: Callable[[psycopg.AsyncConnection[Any]], None] | None = None,
+) -> float:
+    """Operations per second of ``writers`` connections running ``op`` back to back (after a warm-up);
+    ``prepare`` is called on each connection first."""
     conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(writers)]
     for c in conns:
         await c.execute(f"SET ROLE {APP_ROLE}")
+        if prepare is not None:
+            prepare(c)
     counts = [0] * writers
     start_at = time.perf_counter() + warmup
     end_at = start_at + seconds

@@ -65,9 +65,8 @@ async def handle(
     """
     for attempt in range(attempts):
         try:
-            # Pipeline mode sends BEGIN with the first query and the projection writes with COMMIT: three
-            # round trips per command instead of six.
-            async with session.conn.pipeline(), session.conn.transaction():
+            # No pipeline mode: it saved round trips but cost the API more CPU than they did (README, issue 12).
+            async with session.conn.transaction():
                 if new_stream and attempt == 0:
                     state, version = decider.initial_state, 0
                 else:

@@ -12,10 +12,9 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-log = structlog.get_logger(__name__)
+from ledger.wakeups import CHANNEL
 
-#: Channel the `events` insert trigger notifies once per appending transaction.
-CHANNEL = "events"
+log = structlog.get_logger(__name__)
 
 
 class Wakeup:

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from ledger import wakeups
 from ledger.errors import ConcurrencyConflict
 
 
@@ -107,6 +108,7 @@ async def append(
     stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
     if not stored:
         raise ConcurrencyConflict(stream_id, expected_version)
+    wakeups.appended(conn)
     recorded = []
     for version, e in enumerate(events, expected_version + 1):
         position, tx_id, at = stored[version]

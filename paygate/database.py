@@ -9,6 +9,7 @@ import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
+from ledger import wakeups
 from paygate.settings import Settings
 
 #: The role application sessions run as: it may read and append events but never change them.
@@ -68,9 +69,10 @@ def make_pool(
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await _configure(conn, settings.idle_in_transaction_timeout_s)
+        wakeups.attach(conn, nudger)  # appends on this pool's connections wake the log's readers after commit
 
     size = max_size or settings.db_pool_max
-    return AsyncConnectionPool(
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         conninfo,
         min_size=min(2, size),
         max_size=size,
@@ -79,3 +81,5 @@ def make_pool(
         name=name,
         kwargs={"application_name": name},
     )
+    nudger = wakeups.Nudger(lambda: pool)
+    return pool

@@ -32,13 +32,23 @@ async def _create_order(body: OrderCreate, merchant: Merchant, session: Session,
         currency=body.currency,
         receipt=body.receipt,
         notes=body.notes,
-        occurred_at=stamp(now()),
+        occurred_at=stamp(at := now()),
         max_amount=max_amount,
     )
     session.metadata["merchant_id"] = merchant.id
-    await handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
-    row = await orders.get(session.conn, command.order_id, merchant.id)
-    assert row is not None
+    (created,) = await handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
+    # The body from what was appended, not a re-read: a new order's row is its created event.
+    row = {
+        "id": created.order_id,
+        "merchant_id": created.merchant_id,
+        "amount": created.amount,
+        "currency": created.currency,
+        "receipt": created.receipt,
+        "notes": created.notes,
+        "status": "created",
+        "created_at": at,
+        "updated_at": at,
+    }
     return JSON(bodies.order(row), status_code=201)
 
 

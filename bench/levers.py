@@ -1,0 +1,73 @@
+"""The small measurements behind the README's "before and after of each lever", against `paygate run` in test
+mode with a 600 s processing delay (fresh database, Redis at --redis). Not a test; prints figures.
+
+    python bench/levers.py cpu [SETTING=VALUE ...]    wrk POST /payments 6 s: req/s, p99, CPU ms per request
+                                                      of each process; py-spy of the API (raw) to a temp dir it names
+    python bench/levers.py idle [SECONDS]             idle CPU of each process
+    python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
+"""
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import core
+import table
+
+PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def main() -> None:
+    what, args = sys.argv[1], sys.argv[2:]
+    rd = "redis://127.0.0.1:6379/15" if "--redis" not in args else args[args.index("--redis") + 1]
+    args = [a for a in args if a != "--redis" and a != rd]
+    redis.Redis.from_url(rd).flushdb()
+    work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
+    env = dict(a.split("=", 1) for a in args if "=" in a)
+    if what == "workers":
+        env["API_WORKERS"] = args[0]
+    with core.fresh_database(PG, "levers") as db:
+        r = table.measure_r(db, 4) if what == "workers" else 0.0
+        with table.make_run(db, rd, work, TEST_PROCESSING_DELAY="600000", **env) as (url, root):
+            procs = table.tree(root)
+            if what == "idle":
+                seconds = float(args[0]) if args else 20.0
+                time.sleep(5)
+                before = {p.pid: table.cpu_s([p]) for p in procs}
+                time.sleep(seconds)
+                for p in procs:
+                    print(f"{table.part_name(p)}: {(table.cpu_s([p]) - before[p.pid]) / seconds:.2%} of a core")
+                return
+            made = asyncio.run(table.some_orders(url, 200))
+            if what == "workers":
+                for mode in [a for a in args[1:] if "=" not in a] or ["pay", "order"]:
+                    f = table.wrk(url, mode, made, 6, work)
+                    print(f"API_WORKERS={args[0]} R={r:.0f} {mode}: {f['rps']:.0f}/s ({f['rps'] / r:.3f} R),"
+                          f" p99 {f['p99_ms']:.0f} ms")  # fmt: skip
+                return
+            api = [p for p in procs if table.part_name(p).startswith("api")][-1]
+            spy = None
+            if shutil.which("py-spy"):
+                cmd = ["py-spy", "record", "-p", str(api.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
+                spy = subprocess.Popen([*cmd, "-o", str(work / "api-profile.txt")], stdout=subprocess.DEVNULL)
+            before = {table.part_name(p): table.cpu_s([p]) for p in procs}
+            f = table.wrk(url, "pay", made, 6, work)
+            after = {table.part_name(p): table.cpu_s([p]) for p in procs}
+            if spy:
+                spy.wait()
+                print(f"py-spy profile of the API: {work / 'api-profile.txt'}")
+            print(f"POST /api/v1/payments: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
+            for name, cpu in after.items():
+                print(f"  {name}: {(cpu - before[name]) * 1000 / f['requests']:.2f} ms CPU per request")
+
+
+if __name__ == "__main__":
+    main()
