@@ -30,8 +30,10 @@ def checkout_dist() -> Path:
     return dist
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per module. Not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, and every asyncio test after it (pytest-asyncio) would then fail to start."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
