@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1)
     worker_threads: int = Field(default=8, ge=1)
     #: How long (ms) an idle worker sleeps at most between polls of an empty queue: bounds pick-up latency.
-    worker_idle_ms: int = Field(default=400, ge=10)
+    worker_idle_ms: int = Field(default=100, ge=10)
 
     #: Webhook POSTs in flight per worker process, and per endpoint host (one slow host never takes them all).
     #: More connections per host cost more CPU than they gain: httpcore scans its pool on every request.

@@ -120,7 +120,7 @@ async def catch_up(store: str, timeout: float = 30) -> None:
     """Run the balances projection until its checkpoint is at the last event of the log."""
     async with app_connection(store) as conn:
         cur = await conn.execute("SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC")
-        tail = await cur.fetchone()
+        tail = await cur.fetchone() or (0, 0)  # an empty history: the checkpoint stays at its start
         deadline = time.monotonic() + timeout
         while (
             await runner.catch_up(conn, balances)
