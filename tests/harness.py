@@ -3,7 +3,9 @@ gateway as real processes. Imported as ``harness`` (``tests/`` is on the path): 
 would be whichever conftest pytest loaded last."""
 
 import contextlib
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -32,10 +34,26 @@ def scaled(seconds: float) -> float:
     return seconds * max(1.0, load)
 
 
+#: Ports handed out below the kernel's ephemeral range (32768+), where outgoing connections take theirs: a
+#: port the kernel picked for us and we then released could be another process's before our server binds it.
+_PORTS_FROM, _PORTS_PER_WORKER = 20000, 1500
+_next_port = itertools.count(random.randrange(_PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now that no other test process hands out: each pytest-xdist worker cycles through a range
+    of its own, so two workers never pick the same port for servers they are about to start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = _PORTS_FROM + (int(worker) if worker.isdigit() else 0) % 8 * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {base}-{base + _PORTS_PER_WORKER - 1}")
 
 
 # ---------------------------------------------------------------- the whole system as real processes

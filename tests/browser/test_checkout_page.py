@@ -12,6 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from checkoutkit import CARD, pay_upi, screenshot, tid
 from gatekit import poll
+from harness import scaled
 from stack import ROOT, Stack
 
 pytestmark = pytest.mark.slow
@@ -272,7 +273,8 @@ def test_listed_origins_become_frame_ancestors_and_other_sites_cannot_frame_it(
                 page.click("#buy")
                 blocked = page.wait_for_selector(tid("payment-iframe")).content_frame()
                 # Chromium refuses the framed page and shows its own error document in the frame instead.
-                poll(lambda: blocked.url, lambda url: url.startswith("chrome-error://"), 15, "the frame refused")
+                refused = lambda url: url.startswith("chrome-error://")  # noqa: E731
+                poll(lambda: blocked.url, refused, scaled(30), "the frame refused")
                 assert blocked.query_selector(tid("checkout-container")) is None
             finally:
                 ctx.close()

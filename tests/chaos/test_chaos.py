@@ -45,7 +45,7 @@ from paygate.settings import Settings
 from projections import runner
 from workers.jobs import PARTS_KEY
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(600)]
 
 CLIENTS, PAYMENTS = 20, 300
 PAYMENT_ID = re.compile(rb"pay_[A-Za-z0-9]{16}")

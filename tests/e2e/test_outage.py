@@ -18,7 +18,7 @@ from pgcluster import Cluster, cluster
 
 from paygate.database import apply_schema
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

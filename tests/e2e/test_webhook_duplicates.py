@@ -20,7 +20,7 @@ from gatekit import poll
 from payflow import isolated_gateway, merchant_client, pending_payment
 from webhooklab import configure, receiver
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 PAYMENTS = 300
 CLIENTS = 10

@@ -21,7 +21,7 @@ from gatekit import poll
 from payflow import isolated_gateway, merchant_client, paid_payment
 from webhooklab import Receiver, configure, receiver
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 GAPS_S = [5, 10, 15, 20]
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from harness import free_port as free_port
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 #: initdb on the first start takes a while on a slow disk.
@@ -27,10 +28,6 @@ START_TIMEOUT_S = 150
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def listening(port: int) -> bool:

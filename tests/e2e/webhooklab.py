@@ -14,15 +14,8 @@ from typing import Any
 
 import httpx
 from gatekit import ROOT, poll
+from harness import free_port as free_port
 from standardwebhooks.webhooks import Webhook
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
