@@ -1,5 +1,6 @@
 """Issue 8: from the demo shop, through the SDK's modal, to a payment whose signature the shop's server checks."""
 
+import contextlib
 import statistics
 import sys
 from typing import Any
@@ -18,6 +19,8 @@ from checkoutkit import (
     tid,
     wait_shop_event,
 )
+from harness import scaled
+from playwright.sync_api import Error as PlaywrightError
 from stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -119,8 +122,10 @@ def test_escape_calls_on_close_from_the_host_page_and_from_inside_the_checkout(p
     assert page.query_selector(tid("payment-modal")) is None
 
     frame = open_shop_checkout(page, paying)
-    frame.focus(tid("method-upi"))  # keys now go to the iframe's document, not the host's
-    page.keyboard.press("Escape")
+    # Pressed inside the iframe, which the close removes while Playwright is still dispatching the key: bounded,
+    # and a detached frame is expected. The close event below is what the test checks.
+    with contextlib.suppress(PlaywrightError):
+        frame.press(tid("method-upi"), "Escape", timeout=scaled(30) * 1000)
     wait_shop_event(page, "close")  # a new page load: the shop counts afresh
     assert page.query_selector(tid("payment-modal")) is None
 
