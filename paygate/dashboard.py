@@ -29,11 +29,33 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 #: Request headers not passed on (hop-by-hop, or set by the proxy itself).
-_DROP_REQUEST = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
-                           "x-forwarded-for", "te", "trailer", "proxy-authorization"})
+_DROP_REQUEST = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "x-forwarded-for",
+        "te",
+        "trailer",
+        "proxy-authorization",
+    }
+)
 #: Answer headers not passed back. WWW-Authenticate would make a browser pop up its Basic sign-in box on a 401.
-_DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
-                            "www-authenticate", "server", "date"})
+_DROP_RESPONSE = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "www-authenticate",
+        "server",
+        "date",
+    }
+)
 
 
 class SecurityHeaders:
@@ -89,8 +111,12 @@ def create_app(dist: Path, api_url: str) -> Starlette:
         if wanted.is_file() and wanted.is_relative_to(dist) and wanted != dist / "index.html":
             # Vite names assets by content hash: they never change under their name.
             immutable = wanted.is_relative_to(dist / "assets")
-            return FileResponse(wanted, headers={"cache-control": "public, max-age=31536000, immutable"}
-                                if immutable else {"cache-control": "no-cache"})
+            return FileResponse(
+                wanted,
+                headers={"cache-control": "public, max-age=31536000, immutable"}
+                if immutable
+                else {"cache-control": "no-cache"},
+            )
         if request.url.path == "/":
             return Response(status_code=307, headers={"location": "/dashboard"})
         return FileResponse(dist / "index.html", headers={"cache-control": "no-cache"})

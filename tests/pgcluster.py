@@ -77,8 +77,6 @@ class Cluster:
         return self.url(name)
 
 
-
-
 @contextlib.contextmanager
 def cluster(port: int | None = None) -> Iterator[Cluster]:
     port = port or free_port()

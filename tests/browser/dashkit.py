@@ -55,9 +55,24 @@ class Dashboard:
     def shop(self, name: str) -> Iterator[Shop]:
         email = f"{name.lower().replace(' ', '-')}-{secrets.token_hex(4)}@example.com"
         done = subprocess.run(
-            [sys.executable, "-m", "paygate", "merchant", "create", "--name", name, "--email", email,
-             "--password", PASSWORD],
-            env={**os.environ, **self.gateway.env}, cwd=ROOT, capture_output=True, check=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "paygate",
+                "merchant",
+                "create",
+                "--name",
+                name,
+                "--email",
+                email,
+                "--password",
+                PASSWORD,
+            ],
+            env={**os.environ, **self.gateway.env},
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
         )
         creds = json.loads(done.stdout.decode().strip().splitlines()[-1])
         auth = {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
@@ -73,8 +88,9 @@ def dashboard(gateway: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     env = {**gateway.env, "DASHBOARD_PORT": str(port), "DASHBOARD_API_URL": gateway.url}
     log = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "paygate", "dashboard"], env=env, cwd=ROOT, stdout=out,
-                                stderr=out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paygate", "dashboard"], env=env, cwd=ROOT, stdout=out, stderr=out
+        )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -147,11 +163,18 @@ def paid(shop: Shop, amount: int, method: str = "upi") -> dict[str, Any]:
     if method == "upi":
         body["vpa"] = "payer@okbank"
     else:
-        body["card"] = {"number": "4111111111111111", "expiry_month": "12", "expiry_year": "2099", "cvv": "123",
-                        "holder_name": "A Payer"}
+        body["card"] = {
+            "number": "4111111111111111",
+            "expiry_month": "12",
+            "expiry_year": "2099",
+            "cvv": "123",
+            "holder_name": "A Payer",
+        }
     payment = shop.api.post("/api/v1/payments", json=body).json()
     decided: dict[str, Any] = poll(
         lambda: shop.api.get(f"/api/v1/payments/{payment['id']}").json(),
-        lambda p: p["status"] != "pending", 60, f"a decision on {payment['id']}",
+        lambda p: p["status"] != "pending",
+        60,
+        f"a decision on {payment['id']}",
     )
     return decided

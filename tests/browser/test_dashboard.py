@@ -248,7 +248,9 @@ def _receiver(secret: str) -> tuple["subprocess.Popen[bytes]", int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "paygate", "receiver", "--secret", secret, "--port", str(port), "--host", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     def listening() -> bool:
@@ -302,8 +304,12 @@ def test_webhooks_configure_test_retry_and_view(dashboard: Dashboard, browser: B
                 page.locator(f'[data-test-id="retry-webhook-button"][data-webhook-id="{hook_id}"]').click()
                 expect(item.get_by_test_id("webhook-attempts")).to_have_text("1")
                 # The retry delivers the same event again, signed, under the same webhook-id.
-                arrived = poll(lambda: httpx.get(f"http://127.0.0.1:{port}/logs").json()["items"],
-                               lambda items: len(items) == 2, 30, "the retried delivery")
+                arrived = poll(
+                    lambda: httpx.get(f"http://127.0.0.1:{port}/logs").json()["items"],
+                    lambda items: len(items) == 2,
+                    30,
+                    "the retried delivery",
+                )
                 assert arrived[0]["webhook_id"] == arrived[1]["webhook_id"]
                 assert all(r["signature_valid"] and r["event"] == "webhook.test" for r in arrived)
                 for viewport in VIEWPORTS:
@@ -321,9 +327,12 @@ def test_webhooks_configure_test_retry_and_view(dashboard: Dashboard, browser: B
                 box = page.get_by_test_id("checkout-origins-input")
                 box.fill("https://shop.example\nhttps://www.shop.example")
                 page.get_by_test_id("save-origins-button").click()
-                poll(lambda: shop.api.get("/api/v1/checkout/config").json(),
-                     lambda c: c["allowed_origins"] == ["https://shop.example", "https://www.shop.example"], 10,
-                     "the saved origins")
+                poll(
+                    lambda: shop.api.get("/api/v1/checkout/config").json(),
+                    lambda c: c["allowed_origins"] == ["https://shop.example", "https://www.shop.example"],
+                    10,
+                    "the saved origins",
+                )
 
 
 def test_docs_show_the_three_sections_with_copyable_snippets(
@@ -358,8 +367,9 @@ def test_docs_show_the_three_sections_with_copyable_snippets(
         assert serious_violations(page) == []
 
 
-def test_two_merchants_never_see_each_other(dashboard: Dashboard, browser: Browser, shop: Shop,
-                                             figures: list[dict[str, Any]]) -> None:
+def test_two_merchants_never_see_each_other(
+    dashboard: Dashboard, browser: Browser, shop: Shop, figures: list[dict[str, Any]]
+) -> None:
     with dashboard.shop("Other Shop") as other:
         theirs = paid(other, 4_200)
         with context(browser) as mine_ctx, context(browser) as their_ctx:
@@ -375,8 +385,11 @@ def test_two_merchants_never_see_each_other(dashboard: Dashboard, browser: Brows
             expect(them.get_by_test_id("total-transactions")).to_have_text("1")
             expect(them.get_by_test_id("api-key")).to_have_text(other.api_key)
             # Through the same API the dashboard calls, the other merchant's objects do not exist.
-            for path in (f"/api/v1/payments/{figures[0]['id']}", f"/api/v1/payments/{figures[0]['id']}/events",
-                         f"/api/v1/orders/{figures[0]['order_id']}"):
+            for path in (
+                f"/api/v1/payments/{figures[0]['id']}",
+                f"/api/v1/payments/{figures[0]['id']}/events",
+                f"/api/v1/orders/{figures[0]['order_id']}",
+            ):
                 assert them.request.get(dashboard.url + path).status == 404, path
                 assert mine.request.get(dashboard.url + path).status == 200, path
             mine.goto(dashboard.url + "/dashboard/transactions")
@@ -427,9 +440,10 @@ def test_signing_out_ends_the_session(dashboard: Dashboard, browser: Browser, sh
 def test_the_server_sends_security_headers_serves_routes_and_keeps_sessions_apart(
     dashboard: Dashboard, shop: Shop
 ) -> None:
-    with httpx.Client(base_url=dashboard.url, timeout=10) as signed_in, httpx.Client(
-        base_url=dashboard.url, timeout=10
-    ) as stranger:
+    with (
+        httpx.Client(base_url=dashboard.url, timeout=10) as signed_in,
+        httpx.Client(base_url=dashboard.url, timeout=10) as stranger,
+    ):
         page = stranger.get("/dashboard/transactions")
         assert page.status_code == 200 and '<div id="root">' in page.text  # any route gets the app
         assert "script-src 'self'" in page.headers["content-security-policy"]

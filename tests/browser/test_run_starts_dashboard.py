@@ -20,19 +20,30 @@ pytestmark = pytest.mark.slow
 def test_paygate_run_serves_the_dashboard_on_its_port(tmp_path: Path, fresh_database: Any) -> None:
     port, dash_port = free_port(), free_port()
     with own_redis(tmp_path / "redis") as redis_url:
-        env = {**os.environ, "DATABASE_URL": fresh_database(), "REDIS_URL": redis_url, "PORT": str(port),
-               "DASHBOARD_PORT": str(dash_port), "TEST_MODE": "true", "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_database(),
+            "REDIS_URL": redis_url,
+            "PORT": str(port),
+            "DASHBOARD_PORT": str(dash_port),
+            "TEST_MODE": "true",
+            "LOG_LEVEL": "WARNING",
+        }
         log = tmp_path / "run.log"
         with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "paygate", "run"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "paygate", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         base = f"http://127.0.0.1:{dash_port}"
 
         def signed_in() -> bool:
             assert proc.poll() is None, log.read_text()[-3000:]
             with contextlib.suppress(httpx.HTTPError):
-                answer = httpx.post(f"{base}/api/v1/dashboard/login", timeout=5,
-                                    json={"email": "test@example.com", "password": "anything"})
+                answer = httpx.post(
+                    f"{base}/api/v1/dashboard/login",
+                    timeout=5,
+                    json={"email": "test@example.com", "password": "anything"},
+                )
                 return answer.status_code == 200
             return False
 

@@ -93,5 +93,3 @@ def event_types(database_url: str, stream_id: str) -> list[str]:
 
 def decisions(database_url: str, payment_id: str) -> list[str]:
     return [t for t in event_types(database_url, f"payment-{payment_id}") if t in DECISIONS]
-
-

@@ -21,9 +21,24 @@ PASSWORD = "correct horse battery"
 def merchant_with_password(env: dict[str, str], name: str, password: str = PASSWORD) -> dict[str, str]:
     email = f"{name}-{secrets.token_hex(4)}@example.com"
     done = subprocess.run(
-        [sys.executable, "-m", "paygate", "merchant", "create", "--name", name, "--email", email,
-         "--password", password],
-        env={**os.environ, **env}, cwd=ROOT, capture_output=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "paygate",
+            "merchant",
+            "create",
+            "--name",
+            name,
+            "--email",
+            email,
+            "--password",
+            password,
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     creds: dict[str, str] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     return creds | {"email": email}
@@ -51,8 +66,12 @@ def test_the_right_password_opens_a_session_cookie_that_is_httponly_and_samesite
     answer = sign_in(browser, shop["email"].upper(), PASSWORD)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["merchant"] == {"id": shop["id"], "name": "signin-shop", "email": shop["email"],
-                                "api_key": shop["api_key"]}
+    assert body["merchant"] == {
+        "id": shop["id"],
+        "name": "signin-shop",
+        "email": shop["email"],
+        "api_key": shop["api_key"],
+    }
     assert body["csrf_token"] and body["published_secret"] is None
     cookie = answer.headers["set-cookie"]
     assert "paygate_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -138,21 +157,41 @@ def test_outside_test_mode_limits_expiry_and_the_test_merchant_hold(tmp_path: Pa
 def test_changing_the_password_is_an_event_and_the_old_one_stops_working(gateway: Any) -> None:
     shop = merchant_with_password(gateway.env, "changing-shop")
     done = subprocess.run(
-        [sys.executable, "-m", "paygate", "merchant", "password", "--email", shop["email"], "--password",
-         "a brand new password"],
-        env={**os.environ, **gateway.env}, cwd=ROOT, capture_output=True, check=False, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "paygate",
+            "merchant",
+            "password",
+            "--email",
+            shop["email"],
+            "--password",
+            "a brand new password",
+        ],
+        env={**os.environ, **gateway.env},
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     with httpx.Client(base_url=gateway.url) as client:
         assert sign_in(client, shop["email"], PASSWORD).status_code == 401
         assert sign_in(client, shop["email"], "a brand new password").status_code == 200
     with psycopg.connect(gateway.env["DATABASE_URL"]) as conn:
-        types = [r[0] for r in conn.execute(
-            "SELECT type FROM events WHERE stream_id = %s ORDER BY stream_version", (f"merchant-{shop['id']}",)
-        ).fetchall()]
+        types = [
+            r[0]
+            for r in conn.execute(
+                "SELECT type FROM events WHERE stream_id = %s ORDER BY stream_version", (f"merchant-{shop['id']}",)
+            ).fetchall()
+        ]
     assert types == ["merchant.registered.v2", "merchant.password_set.v1", "merchant.password_set.v1"]
     short = subprocess.run(
         [sys.executable, "-m", "paygate", "merchant", "password", "--email", shop["email"], "--password", "short"],
-        env={**os.environ, **gateway.env}, cwd=ROOT, capture_output=True, check=False, timeout=60,
+        env={**os.environ, **gateway.env},
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert short.returncode == 2 and b"at least 8" in short.stderr

@@ -86,4 +86,3 @@ def test_an_unknown_payment_is_a_404_with_the_error_body(two_apis: tuple[Any, st
     r = httpx.get(f"{gw.url}/api/v1/payments/pay_0000000000000000/public/events", timeout=10)
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "NOT_FOUND_ERROR"
-

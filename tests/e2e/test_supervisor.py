@@ -80,9 +80,11 @@ def test_a_killed_part_is_restarted_and_shown_restarting(
         seen = poll("dispatcher restarting", lambda: health(url).get("parts", {}).get("dispatcher", {}).get("state"))
         after = poll(
             "dispatcher restarted",
-            lambda: (s := json.loads(client.hget(PARTS_KEY, "dispatcher") or b"{}")).get("restarts") == 1
-            and s["state"] == "running"
-            and s,
+            lambda: (
+                (s := json.loads(client.hget(PARTS_KEY, "dispatcher") or b"{}")).get("restarts") == 1
+                and s["state"] == "running"
+                and s
+            ),
         )
         assert after["pid"] != before["pid"]
         body = poll("healthy again", lambda: (b := health(url)).get("status") == "healthy" and b)

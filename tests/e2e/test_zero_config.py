@@ -28,8 +28,6 @@ START_TIMEOUT_S = 150
 pytestmark = pytest.mark.slow
 
 
-
-
 def listening(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True

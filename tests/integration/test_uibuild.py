@@ -10,9 +10,11 @@ import pytest
 from paygate.uibuild import UIBuildError, ensure_built
 
 #: A "build" that counts its runs, so the test sees whether ensure_built ran it.
-BUILD = "node -e \"const f=require('fs');f.mkdirSync('dist',{recursive:true});" \
-        "const n=f.existsSync('runs')?+f.readFileSync('runs','utf8')+1:1;f.writeFileSync('runs',String(n));" \
-        "f.writeFileSync('dist/index.html','built '+n)\""
+BUILD = (
+    "node -e \"const f=require('fs');f.mkdirSync('dist',{recursive:true});"
+    "const n=f.existsSync('runs')?+f.readFileSync('runs','utf8')+1:1;f.writeFileSync('runs',String(n));"
+    "f.writeFileSync('dist/index.html','built '+n)\""
+)
 
 
 @pytest.fixture

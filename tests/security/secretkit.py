@@ -23,8 +23,6 @@ TEST_KEY, TEST_SECRET, TEST_WEBHOOK_SECRET = "key_test_abc123", "secret_test_xyz
 AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
 
 
-
-
 def client(base_url: str, source: str = "127.0.0.1", **headers: str) -> httpx.Client:
     """An HTTP client whose connections come from ``source`` (any 127.0.0.0/8 address reaches the server)."""
     transport = httpx.HTTPTransport(local_address=source)
