@@ -15,8 +15,18 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger import Recorded
+from projections import effects
 
 NAME = "balances"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "payment.captured.v1",
+        "payment.succeeded.v1",
+        "refund.processed.v1",
+        "refund.requested.v1",
+    }
+)
 
 ACQUIRER_RECEIVABLE = "acquirer-receivable"
 REFUND_CLEARING = "refund-clearing"
@@ -67,75 +77,64 @@ def entries(event: Recorded) -> list[Entry]:
     return []
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
-    for entry in entries(event):
-        await _post(conn, event, entry)
+    out: list[effects.Effect] = [_posting(event, entry) for entry in entries(event)]
     match event.type:
         case "payment.succeeded.v1":
-            await _figures(conn, d["merchant_id"], d["currency"], succeeded=int(d["amount"]))
+            out.append(_figures(d["merchant_id"], d["currency"], succeeded=int(d["amount"])))
         case "payment.captured.v1":
-            await _figures(conn, d["merchant_id"], await _currency_of(conn, d["payment_id"]), captured=int(d["amount"]))
+            # Only a successful payment is captured, and its `payments` row says in which currency.
+            currency = await read("payments", {"id": d["payment_id"]}, "currency")
+            assert currency is not None, f"capture of {d['payment_id']}, a payment never created"
+            out.append(_figures(d["merchant_id"], currency, captured=int(d["amount"])))
         case "refund.requested.v1":
-            await _figures(conn, d["merchant_id"], d["currency"], refunds_pending=int(d["amount"]))
+            out.append(_figures(d["merchant_id"], d["currency"], refunds_pending=int(d["amount"])))
         case "refund.processed.v1":
             amount = int(d["amount"])
-            await _figures(conn, d["merchant_id"], d["currency"], refunds_pending=-amount, refunds_processed=amount)
+            out.append(_figures(d["merchant_id"], d["currency"], refunds_pending=-amount, refunds_processed=amount))
+    return out
 
 
-async def _post(conn: psycopg.AsyncConnection[Any], event: Recorded, entry: Entry) -> None:
-    """Write one entry, its lines and their balances, unless that entry was posted already.
+apply = effects.applier(changes)
 
-    One statement: the lines and balances are written only for an entry row this statement inserted, so a
-    second posting of the same entry changes nothing, and nobody waits for an answer in between (a replay
-    pipelines its statements)."""
-    d = event.data
-    lines = ", ".join(["(%s, %s::bigint, %s::bigint)"] * len(entry.lines))
-    params: list[Any] = [
-        entry.id(event.event_id),
-        event.event_id,
-        entry.leg,
-        event.position,
-        d["merchant_id"],
-        d["currency"],
-        entry.kind,
-        d["payment_id"],
-        d.get("refund_id"),
-        event.recorded_at,
-    ]
+
+def _posting(event: Recorded, entry: Entry) -> effects.Insert:
+    """One entry, with its lines and their balances written only when the entry itself is: a second posting of
+    the same entry changes nothing."""
+    d, entry_id = event.data, entry.id(event.event_id)
+    row = {
+        "id": entry_id,
+        "event_id": event.event_id,
+        "leg": entry.leg,
+        "position": event.position,
+        "merchant_id": d["merchant_id"],
+        "currency": d["currency"],
+        "kind": entry.kind,
+        "payment_id": d["payment_id"],
+        "refund_id": d.get("refund_id"),
+        "occurred_at": event.recorded_at,
+    }
+    then: list[effects.Effect] = []
     for line in entry.lines:
-        params += (line.account, line.debit, line.credit)
-    params.append(d["currency"])
-    # Distinct accounts per entry (the lines' primary key), so no balance row is updated twice in the statement.
-    await conn.execute(
-        f"""WITH entry AS (
-                INSERT INTO ledger_entries (id, event_id, leg, position, merchant_id, currency, kind, payment_id,
-                    refund_id, occurred_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id),
-            lines AS (
-                INSERT INTO ledger_lines (entry_id, account, debit, credit)
-                SELECT entry.id, l.account, l.debit, l.credit FROM entry, (VALUES {lines}) AS l(account, debit, credit)
-                RETURNING account, debit, credit)
-            INSERT INTO ledger_balances AS b (account, currency, debit, credit)
-            SELECT account, %s, debit, credit FROM lines
-            ON CONFLICT (account, currency) DO UPDATE
-            SET debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit""",
-        params,
-    )
+        then.append(
+            effects.Insert(
+                "ledger_lines",
+                {"entry_id": entry_id, "account": line.account, "debit": line.debit, "credit": line.credit},
+                key=("entry_id", "account"),
+            )
+        )
+        then.append(
+            effects.Tally(
+                "ledger_balances",
+                {"account": line.account, "currency": d["currency"]},
+                {"debit": line.debit, "credit": line.credit},
+            )
+        )
+    return effects.Insert("ledger_entries", row, then=tuple(then))
 
 
-async def _currency_of(conn: psycopg.AsyncConnection[Any], payment_id: str) -> str:
-    """A payment's currency, from its own settle entry: only successful payments are captured."""
-    cur = await conn.execute(
-        "SELECT currency FROM ledger_entries WHERE payment_id = %s AND kind = 'payment' LIMIT 1", (payment_id,)
-    )
-    row = await cur.fetchone()
-    assert row is not None, f"capture of {payment_id} before its success"
-    return str(row[0])
-
-
-async def _figures(
-    conn: psycopg.AsyncConnection[Any],
+def _figures(
     merchant_id: str,
     currency: str,
     *,
@@ -143,18 +142,14 @@ async def _figures(
     captured: int = 0,
     refunds_pending: int = 0,
     refunds_processed: int = 0,
-) -> None:
-    await conn.execute(
-        """INSERT INTO merchant_balances AS m
-               (merchant_id, currency, succeeded, captured, refunds_pending, refunds_processed)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (merchant_id, currency) DO UPDATE SET
-               succeeded = m.succeeded + EXCLUDED.succeeded,
-               captured = m.captured + EXCLUDED.captured,
-               refunds_pending = m.refunds_pending + EXCLUDED.refunds_pending,
-               refunds_processed = m.refunds_processed + EXCLUDED.refunds_processed""",
-        (merchant_id, currency, succeeded, captured, refunds_pending, refunds_processed),
-    )
+) -> effects.Tally:
+    add = {
+        "succeeded": succeeded,
+        "captured": captured,
+        "refunds_pending": refunds_pending,
+        "refunds_processed": refunds_processed,
+    }
+    return effects.Tally("merchant_balances", {"merchant_id": merchant_id, "currency": currency}, add)
 
 
 # ---------------------------------------------------------------- queries

@@ -1,57 +1,54 @@
 """`payment_daily_stats`: per-merchant figures per UTC day of payment creation, for the dashboard's chart.
 
-A decision counts on the day its payment was created (read from the stream's first event), so a day's
+A decision counts on the day its payment was created (read from its `payments` row), so a day's
 success rate is successes over that day's payments however late they were decided.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from ledger import Recorded
+from projections import effects
 
 NAME = "payment_daily_stats"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "payment.created.v1",
+        "payment.failed.v1",
+        "payment.succeeded.v1",
+    }
+)
 
 
-def _day(stamp: str) -> date:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
+def _day(stamp: str | datetime) -> date:
+    """The UTC day of an event's time, or of a stored one (the database answers in the session's zone)."""
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return stamp.astimezone(UTC).date()
 
 
-async def _created_day(conn: psycopg.AsyncConnection[Any], stream_id: str) -> date | None:
-    cur = await conn.execute(
-        "SELECT data->>'created_at' FROM events WHERE stream_id = %s AND type = 'payment.created.v1'", (stream_id,)
-    )
-    row = await cur.fetchone()
-    return _day(row[0]) if row and row[0] else None
-
-
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
-    day: date | None
     match event.type:
         case "payment.created.v1":
-            day, deltas = _day(d["created_at"]), (1, 0, 0, 0)
+            created, deltas = d["created_at"], (1, 0, 0, 0)
         case "payment.succeeded.v1":
-            day, deltas = await _created_day(conn, event.stream_id), (0, 1, 0, int(d["amount"]))
+            created, deltas = await read("payments", {"id": d["payment_id"]}, "created_at"), (0, 1, 0, int(d["amount"]))
         case "payment.failed.v1":
-            day, deltas = await _created_day(conn, event.stream_id), (0, 0, 1, 0)
+            created, deltas = await read("payments", {"id": d["payment_id"]}, "created_at"), (0, 0, 1, 0)
         case _:
-            return
-    if day is None:
-        return
-    await conn.execute(
-        """INSERT INTO payment_daily_stats AS s (merchant_id, day, total_count, success_count, failed_count,
-                                                 success_amount)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (merchant_id, day) DO UPDATE SET
-               total_count = s.total_count + EXCLUDED.total_count,
-               success_count = s.success_count + EXCLUDED.success_count,
-               failed_count = s.failed_count + EXCLUDED.failed_count,
-               success_amount = s.success_amount + EXCLUDED.success_amount""",
-        (d["merchant_id"], day, *deltas),
-    )
+            return []
+    if created is None:
+        return []
+    add = dict(zip(("total_count", "success_count", "failed_count", "success_amount"), deltas, strict=True))
+    return [effects.Tally("payment_daily_stats", {"merchant_id": d["merchant_id"], "day": _day(created)}, add)]
+
+
+apply = effects.applier(changes)
 
 
 async def last_days(

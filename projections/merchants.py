@@ -6,71 +6,73 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger import Recorded, vault
+from projections import effects
 
 NAME = "merchants"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "merchant.api_key_rotated.v1",
+        "merchant.checkout_configured.v1",
+        "merchant.password_set.v1",
+        "merchant.registered.v1",
+        "merchant.registered.v2",
+        "merchant.secrets_sealed.v1",
+        "merchant.webhook_configured.v1",
+        "merchant.webhook_secret_rotated.v2",
+    }
+)
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
-    if event.type in ("merchant.registered.v1", "merchant.registered.v2"):
-        # Version 1 carried plain secrets: they are never copied here (SecretsSealed brings their sealed form).
-        await conn.execute(
-            """INSERT INTO merchants (id, name, email, api_key, api_secret_hash, api_secret_sealed,
-                                      webhook_secret_sealed, created_at, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
-            (
-                d["merchant_id"],
-                d["name"],
-                d["email"],
-                d["api_key"],
-                d.get("api_secret_hash"),
-                d.get("api_secret_sealed"),
-                d.get("webhook_secret_sealed"),
-                d["registered_at"],
-                d["registered_at"],
-            ),
-        )
-    elif event.type == "merchant.webhook_configured.v1":
-        await conn.execute(
-            "UPDATE merchants SET webhook_url = %s, webhook_events = %s, updated_at = %s WHERE id = %s",
-            (d["url"], list(d["events"]), d["configured_at"], d["merchant_id"]),
-        )
-    elif event.type == "merchant.webhook_secret_rotated.v2":
-        await conn.execute(
-            "UPDATE merchants SET webhook_secret_sealed = %s, updated_at = %s WHERE id = %s",
-            (d["webhook_secret_sealed"], d["rotated_at"], d["merchant_id"]),
-        )
-    elif event.type == "merchant.api_key_rotated.v1":
-        await conn.execute(
-            """UPDATE merchants SET api_key = %s, api_secret_hash = %s, api_secret_sealed = %s,
-                      previous_api_key = api_key, previous_secret_hash = api_secret_hash,
-                      previous_key_expires_at = %s, updated_at = %s
-               WHERE id = %s""",
-            (
-                d["api_key"],
-                d["api_secret_hash"],
-                d["api_secret_sealed"],
-                d["previous_key_expires_at"],
-                d["rotated_at"],
-                d["merchant_id"],
-            ),
-        )
-    elif event.type == "merchant.checkout_configured.v1":
-        await conn.execute(
-            "UPDATE merchants SET checkout_origins = %s, updated_at = %s WHERE id = %s",
-            (list(d["allowed_origins"]), d["configured_at"], d["merchant_id"]),
-        )
-    elif event.type == "merchant.password_set.v1":
-        await conn.execute(
-            "UPDATE merchants SET password_hash = %s, updated_at = %s WHERE id = %s",
-            (d["password_hash"], d["set_at"], d["merchant_id"]),
-        )
-    elif event.type == "merchant.secrets_sealed.v1":
-        await conn.execute(
-            """UPDATE merchants SET api_secret_hash = %s, api_secret_sealed = %s, webhook_secret_sealed = %s
-               WHERE id = %s""",
-            (d["api_secret_hash"], d["api_secret_sealed"], d["webhook_secret_sealed"], d["merchant_id"]),
-        )
+    key = {"id": d.get("merchant_id")}
+    values: dict[str, Any]
+    match event.type:
+        case "merchant.registered.v1" | "merchant.registered.v2":
+            # Version 1 carried plain secrets: they are never copied here (SecretsSealed brings their sealed form).
+            row = {
+                "id": d["merchant_id"],
+                "name": d["name"],
+                "email": d["email"],
+                "api_key": d["api_key"],
+                "api_secret_hash": d.get("api_secret_hash"),
+                "api_secret_sealed": d.get("api_secret_sealed"),
+                "webhook_secret_sealed": d.get("webhook_secret_sealed"),
+                "created_at": d["registered_at"],
+                "updated_at": d["registered_at"],
+            }
+            return [effects.Insert("merchants", row)]
+        case "merchant.webhook_configured.v1":
+            values = {"webhook_url": d["url"], "webhook_events": list(d["events"]), "updated_at": d["configured_at"]}
+        case "merchant.webhook_secret_rotated.v2":
+            values = {"webhook_secret_sealed": d["webhook_secret_sealed"], "updated_at": d["rotated_at"]}
+        case "merchant.api_key_rotated.v1":
+            values = {
+                "api_key": d["api_key"],
+                "api_secret_hash": d["api_secret_hash"],
+                "api_secret_sealed": d["api_secret_sealed"],
+                "previous_api_key": effects.Col("api_key"),
+                "previous_secret_hash": effects.Col("api_secret_hash"),
+                "previous_key_expires_at": d["previous_key_expires_at"],
+                "updated_at": d["rotated_at"],
+            }
+        case "merchant.checkout_configured.v1":
+            values = {"checkout_origins": list(d["allowed_origins"]), "updated_at": d["configured_at"]}
+        case "merchant.password_set.v1":
+            values = {"password_hash": d["password_hash"], "updated_at": d["set_at"]}
+        case "merchant.secrets_sealed.v1":
+            values = {
+                "api_secret_hash": d["api_secret_hash"],
+                "api_secret_sealed": d["api_secret_sealed"],
+                "webhook_secret_sealed": d["webhook_secret_sealed"],
+            }
+        case _:
+            return []
+    return [effects.Update("merchants", key, values)]
+
+
+apply = effects.applier(changes)
 
 
 async def by_api_key(conn: psycopg.AsyncConnection[Any], api_key: str) -> dict[str, Any] | None:

@@ -7,33 +7,41 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ledger import Recorded
+from projections import effects
 
 NAME = "orders"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "order.created.v1",
+        "order.paid.v1",
+    }
+)
 
 _COLUMNS = "id, merchant_id::text AS merchant_id, amount, currency, receipt, notes, status, created_at, updated_at"
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
     if event.type == "order.created.v1":
-        await conn.execute(
-            """INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, 'created', %s, %s) ON CONFLICT (id) DO NOTHING""",
-            (
-                d["order_id"],
-                d["merchant_id"],
-                d["amount"],
-                d["currency"],
-                d["receipt"],
-                Jsonb(d["notes"]),
-                d["created_at"],
-                d["created_at"],
-            ),
-        )
-    elif event.type == "order.paid.v1":
-        await conn.execute(
-            "UPDATE orders SET status = 'paid', updated_at = %s WHERE id = %s", (d["paid_at"], d["order_id"])
-        )
+        row = {
+            "id": d["order_id"],
+            "merchant_id": d["merchant_id"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "receipt": d["receipt"],
+            "notes": Jsonb(d["notes"]),
+            "status": "created",
+            "created_at": d["created_at"],
+            "updated_at": d["created_at"],
+        }
+        return [effects.Insert("orders", row)]
+    if event.type == "order.paid.v1":
+        return [effects.Update("orders", {"id": d["order_id"]}, {"status": "paid", "updated_at": d["paid_at"]})]
+    return []
+
+
+apply = effects.applier(changes)
 
 
 async def get(conn: psycopg.AsyncConnection[Any], order_id: str, merchant_id: str | None) -> dict[str, Any] | None:

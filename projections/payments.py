@@ -6,64 +6,64 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-import ledger
 from ledger import Recorded
+from projections import effects
 
 NAME = "payments"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "payment.captured.v1",
+        "payment.created.v1",
+        "payment.failed.v1",
+        "payment.succeeded.v1",
+        "refund.requested.v1",
+    }
+)
 
 _COLUMNS = """id, order_id, merchant_id::text AS merchant_id, amount, currency, method, status, vpa, card_network,
     card_last4, error_code, error_description, captured, amount_refunded, created_at, updated_at"""
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
-    if event.type == "payment.created.v1":
-        await conn.execute(
-            """INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, status, vpa, card_network,
-                   card_last4, created_at, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
-            (
-                d["payment_id"],
-                d["order_id"],
-                d["merchant_id"],
-                d["amount"],
-                d["currency"],
-                d["method"],
-                d["vpa"],
-                d["card_network"],
-                d["card_last4"],
-                d["created_at"],
-                d["created_at"],
-            ),
-        )
-    elif event.type == "payment.succeeded.v1":
-        await conn.execute(
-            "UPDATE payments SET status = 'success', updated_at = %s WHERE id = %s",
-            (d["decided_at"], d["payment_id"]),
-        )
-    elif event.type == "payment.failed.v1":
-        await conn.execute(
-            """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = %s
-               WHERE id = %s""",
-            (d["error_code"], d["error_description"], d["decided_at"], d["payment_id"]),
-        )
-    elif event.type == "payment.captured.v1":
-        await conn.execute(
-            "UPDATE payments SET captured = true, updated_at = %s WHERE id = %s", (d["captured_at"], d["payment_id"])
-        )
-    elif event.type == "refund.requested.v1":
-        # Summed from the stream up to this event, not added to the row, so applying an event twice (or out of
-        # a rebuild) always lands on the same figure.
-        past = await ledger.read_stream(conn, event.stream_id)
-        refunded = sum(
-            int(e.data["amount"])
-            for e in past
-            if e.type == "refund.requested.v1" and e.stream_version <= event.stream_version
-        )
-        await conn.execute(
-            "UPDATE payments SET amount_refunded = %s, updated_at = %s WHERE id = %s",
-            (refunded, d["requested_at"], d["payment_id"]),
-        )
+    match event.type:
+        case "payment.created.v1":
+            row = {
+                "id": d["payment_id"],
+                "order_id": d["order_id"],
+                "merchant_id": d["merchant_id"],
+                "amount": d["amount"],
+                "currency": d["currency"],
+                "method": d["method"],
+                "status": "pending",
+                "vpa": d["vpa"],
+                "card_network": d["card_network"],
+                "card_last4": d["card_last4"],
+                "created_at": d["created_at"],
+                "updated_at": d["created_at"],
+            }
+            return [effects.Insert("payments", row)]
+        case "payment.succeeded.v1":
+            values = {"status": "success", "updated_at": d["decided_at"]}
+        case "payment.failed.v1":
+            values = {
+                "status": "failed",
+                "error_code": d["error_code"],
+                "error_description": d["error_description"],
+                "updated_at": d["decided_at"],
+            }
+        case "payment.captured.v1":
+            values = {"captured": True, "updated_at": d["captured_at"]}
+        case "refund.requested.v1":
+            refunded = {"amount_refunded": int(d["amount"])}
+            return [effects.Update("payments", {"id": d["payment_id"]}, {"updated_at": d["requested_at"]}, refunded)]
+        case _:
+            return []
+    return [effects.Update("payments", {"id": d["payment_id"]}, values)]
+
+
+apply = effects.applier(changes)
 
 
 async def get(conn: psycopg.AsyncConnection[Any], payment_id: str, merchant_id: str | None) -> dict[str, Any] | None:

@@ -8,35 +8,43 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ledger import Recorded
+from projections import effects
 
 NAME = "refunds"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "refund.processed.v1",
+        "refund.requested.v1",
+    }
+)
 
 _COLUMNS = """id, payment_id, merchant_id::text AS merchant_id, amount, currency, reason, notes, status, created_at,
     processed_at"""
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d = event.data
     if event.type == "refund.requested.v1":
-        await conn.execute(
-            """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason, notes, status, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT (id) DO NOTHING""",
-            (
-                d["refund_id"],
-                d["payment_id"],
-                d["merchant_id"],
-                d["amount"],
-                d["currency"],
-                d["reason"],
-                Jsonb(d.get("notes") or {}),
-                d["requested_at"],
-            ),
-        )
-    elif event.type == "refund.processed.v1":
-        await conn.execute(
-            "UPDATE refunds SET status = 'processed', processed_at = %s WHERE id = %s",
-            (d["processed_at"], d["refund_id"]),
-        )
+        row = {
+            "id": d["refund_id"],
+            "payment_id": d["payment_id"],
+            "merchant_id": d["merchant_id"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "reason": d["reason"],
+            "notes": Jsonb(d.get("notes") or {}),
+            "status": "pending",
+            "created_at": d["requested_at"],
+        }
+        return [effects.Insert("refunds", row)]
+    if event.type == "refund.processed.v1":
+        values = {"status": "processed", "processed_at": d["processed_at"]}
+        return [effects.Update("refunds", {"id": d["refund_id"]}, values)]
+    return []
+
+
+apply = effects.applier(changes)
 
 
 async def get(conn: psycopg.AsyncConnection[Any], refund_id: str, merchant_id: str | None) -> dict[str, Any] | None:

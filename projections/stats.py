@@ -6,8 +6,17 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger import Recorded
+from projections import effects
 
 NAME = "payment_stats"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "payment.created.v1",
+        "payment.failed.v1",
+        "payment.succeeded.v1",
+    }
+)
 
 
 def _deltas(event: Recorded) -> tuple[int, int, int, int] | None:
@@ -22,20 +31,15 @@ def _deltas(event: Recorded) -> tuple[int, int, int, int] | None:
     return None
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     deltas = _deltas(event)
     if deltas is None:
-        return
-    await conn.execute(
-        """INSERT INTO payment_stats AS s (merchant_id, total_count, success_count, failed_count, success_amount)
-           VALUES (%s, %s, %s, %s, %s)
-           ON CONFLICT (merchant_id) DO UPDATE SET
-               total_count = s.total_count + EXCLUDED.total_count,
-               success_count = s.success_count + EXCLUDED.success_count,
-               failed_count = s.failed_count + EXCLUDED.failed_count,
-               success_amount = s.success_amount + EXCLUDED.success_amount""",
-        (event.data["merchant_id"], *deltas),
-    )
+        return []
+    add = dict(zip(("total_count", "success_count", "failed_count", "success_amount"), deltas, strict=True))
+    return [effects.Tally("payment_stats", {"merchant_id": event.data["merchant_id"]}, add)]
+
+
+apply = effects.applier(changes)
 
 
 async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> dict[str, Any]:

@@ -5,71 +5,84 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from ledger import Recorded, vault
+from projections import effects
 
 NAME = "webhook_logs"
+#: The event types this projection reads (a replay hands it no others).
+TYPES = frozenset(
+    {
+        "webhook.attempt_started.v1",
+        "webhook.attempted.v1",
+        "webhook.delivered.v1",
+        "webhook.failed.v1",
+        "webhook.retry_requested.v1",
+        "webhook.scheduled.v1",
+    }
+)
 
 _COLUMNS = """id::text AS id, merchant_id::text AS merchant_id, event, status, attempts, last_attempt_at,
     next_retry_at, response_code, response_body, last_error, body, created_at, updated_at"""
 
 
-async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
+def _as_text(body: str) -> str:
+    return body
+
+
+async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d, v = event.data, event.stream_version
+    key = {"id": d.get("delivery_id")}
     match event.type:
         case "webhook.scheduled.v1":
-            await conn.execute(
-                """INSERT INTO webhook_logs (id, merchant_id, event, payload, status, attempts, next_retry_at,
-                       created_at, body, source_event_id, version, updated_at)
-                   VALUES (%s, %s, %s, %s::jsonb, 'pending', 0, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
-                (
-                    d["delivery_id"],
-                    d["merchant_id"],
-                    d["event"],
-                    d["body"],
-                    d["scheduled_at"],
-                    d["scheduled_at"],
-                    d["body"],
-                    d["source_event_id"],
-                    v,
-                    d["scheduled_at"],
-                ),
-            )
+            row = {
+                "id": d["delivery_id"],
+                "merchant_id": d["merchant_id"],
+                "event": d["event"],
+                "payload": Jsonb(d["body"], dumps=_as_text),  # the body is JSON text already
+                "status": "pending",
+                "attempts": 0,
+                "next_retry_at": d["scheduled_at"],
+                "created_at": d["scheduled_at"],
+                "body": d["body"],
+                "source_event_id": d["source_event_id"],
+                "version": v,
+                "updated_at": d["scheduled_at"],
+            }
+            return [effects.Insert("webhook_logs", row)]
         case "webhook.attempt_started.v1":
-            await conn.execute(
-                "UPDATE webhook_logs SET attempt_started_at = %s, version = %s WHERE id = %s",
-                (d["started_at"], v, d["delivery_id"]),
-            )
+            return [effects.Update("webhook_logs", key, {"attempt_started_at": d["started_at"], "version": v})]
         case "webhook.attempted.v1":
-            await conn.execute(
-                """UPDATE webhook_logs SET attempts = %s, last_attempt_at = %s, response_code = %s,
-                       response_body = %s, last_error = %s, next_retry_at = %s, version = %s, updated_at = %s,
-                       attempt_started_at = NULL
-                   WHERE id = %s""",
-                (
-                    d["attempt"],
-                    d["attempted_at"],
-                    d["response_code"],
-                    d["response_body"],
-                    d["error"],
-                    d["next_retry_at"],
-                    v,
-                    d["attempted_at"],
-                    d["delivery_id"],
-                ),
-            )
+            values = {
+                "attempts": d["attempt"],
+                "last_attempt_at": d["attempted_at"],
+                "response_code": d["response_code"],
+                "response_body": d["response_body"],
+                "last_error": d["error"],
+                "next_retry_at": d["next_retry_at"],
+                "version": v,
+                "updated_at": d["attempted_at"],
+                "attempt_started_at": None,
+            }
+            return [effects.Update("webhook_logs", key, values)]
         case "webhook.delivered.v1" | "webhook.failed.v1":
             status = "success" if event.type == "webhook.delivered.v1" else "failed"
-            await conn.execute(
-                "UPDATE webhook_logs SET status = %s, next_retry_at = NULL, version = %s WHERE id = %s",
-                (status, v, d["delivery_id"]),
-            )
+            return [effects.Update("webhook_logs", key, {"status": status, "next_retry_at": None, "version": v})]
         case "webhook.retry_requested.v1":
-            await conn.execute(
-                """UPDATE webhook_logs SET status = 'pending', attempts = 0, next_retry_at = %s, version = %s,
-                       updated_at = %s, attempt_started_at = NULL WHERE id = %s""",
-                (d["requested_at"], v, d["requested_at"], d["delivery_id"]),
-            )
+            values = {
+                "status": "pending",
+                "attempts": 0,
+                "next_retry_at": d["requested_at"],
+                "version": v,
+                "updated_at": d["requested_at"],
+                "attempt_started_at": None,
+            }
+            return [effects.Update("webhook_logs", key, values)]
+    return []
+
+
+apply = effects.applier(changes)
 
 
 async def page(

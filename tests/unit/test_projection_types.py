@@ -1,0 +1,24 @@
+"""Each projection's ``TYPES`` (the event types a replay hands it) names every event type its rules mention,
+and no other: a type missing there would be silently skipped by every replay."""
+
+import ast
+import inspect
+import re
+from types import ModuleType
+
+import pytest
+
+import projections
+
+EVENT_TYPE = re.compile(r"[a-z_]+\.[a-z_]+\.v[0-9]+")
+
+
+def mentioned(model: ModuleType) -> set[str]:
+    tree = ast.parse(inspect.getsource(model))
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {s for s in strings if EVENT_TYPE.fullmatch(s)}
+
+
+@pytest.mark.parametrize("model", sorted(set(projections.TABLES.values()), key=lambda m: m.NAME), ids=lambda m: m.NAME)
+def test_types_are_the_event_types_the_rules_mention(model: ModuleType) -> None:
+    assert model.TYPES == mentioned(model) != set()
