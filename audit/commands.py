@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--merchant", help="only this merchant's events, each with its Merkle inclusion proof")
     r = asub.add_parser("replay", help="rebuild every projection from the log into a scratch schema and diff")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
+    r.add_argument(
+        "--parts",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="fold the log in this many processes, cut by stream (default: one per core)",
+    )
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return n
 
 
 def _load_digest(path: Path, public_key: str | None) -> dict[str, Any]:
@@ -52,7 +66,7 @@ async def run(args: argparse.Namespace, database_url: str, key: Any) -> int:
     if args.audit_command == "replay":
         from audit import replay
 
-        return await replay.main(database_url, args.json)
+        return await replay.main(database_url, args.json, getattr(args, "parts", 1))
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         if args.audit_command == "digest":
             made = await digests.make(conn, key())

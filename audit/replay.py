@@ -30,23 +30,28 @@ def _bar() -> Iterator[Callable[[int, int], None] | None]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-async def main(database_url: str, as_json: bool) -> int:
+async def main(database_url: str, as_json: bool, parts: int = 1) -> int:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         started = time.perf_counter()
         with _bar() as progress:
-            replayed = await rebuild.replay(conn, progress=progress)
+            result = await rebuild.replay(conn, progress=progress, url=database_url, parts=parts)
         seconds = time.perf_counter() - started
         reports = await rebuild.compare(conn)
         diffs = {r.table: await rebuild.differences(conn, r.table) for r in reports if not r.equal}
     equal = all(r.equal for r in reports)
+    replayed = result.events
+    skipped = [{"position": p, "projection": m, "error": e} for p, m, e in result.skipped]
     if as_json:
         tables: list[dict[str, Any]] = [
             r.__dict__ | {"equal": r.equal, "differences": diffs.get(r.table, [])} for r in reports
         ]
-        print(json.dumps({"events": replayed, "seconds": round(seconds, 3), "equal": equal, "tables": tables}))
+        report = {"events": replayed, "seconds": round(seconds, 3), "equal": equal, "tables": tables}
+        print(json.dumps(report | {"parts": parts, "skipped": skipped}))
         return 0 if equal else 1
     rate = replayed / seconds if seconds else 0
-    print(f"replayed {replayed} events in {seconds:.2f} s ({rate:,.0f} events/s)")
+    print(f"replayed {replayed} events in {seconds:.2f} s ({rate:,.0f} events/s, {parts} parts)")
+    for s in skipped:
+        print(f"set aside: event {s['position']} in {s['projection']}: {s['error']} (live quarantines it too)")
     for r in reports:
         print(
             f"{r.table:<18} live {r.live_rows:>8}  rebuilt {r.rebuilt_rows:>8}  "

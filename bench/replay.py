@@ -1,4 +1,5 @@
-"""Benchmark of the auditor's tools: `audit replay` (events/s, target 50,000), the chainer, digests, verify.
+"""Benchmark of the auditor's tools: `audit replay` (events/s, target 50,000) in one process and in one per
+core, the chainer, digests, verify.
 
 Builds a realistic log in a fresh database: a few hundred payments through the real command handlers (orders,
 UPI and card payments that succeed or fail, captures, partial refunds, processed refunds), then copies of that
@@ -130,12 +131,16 @@ async def measure(url: str) -> dict[str, Any]:
         export.verify(io.StringIO(out.getvalue()))
         offline = chained / (time.perf_counter() - started)
         log(f"export: {chained / exported:,.0f} events/s; offline verify {offline:,.0f} events/s")
-        for run in range(2):
-            started = time.perf_counter()
-            replayed = await rebuild.replay(conn)
-            seconds = time.perf_counter() - started
-            figures["replay"] = replayed / seconds
-            log(f"replay run {run + 1}: {replayed:,} events in {seconds:.1f} s ({figures['replay']:,.0f} events/s)")
+        for parts in sorted({1, os.cpu_count() or 1}):
+            for run in range(2):
+                started = time.perf_counter()
+                replayed = (await rebuild.replay(conn, url=url, parts=parts)).events
+                seconds = time.perf_counter() - started
+                figures[f"replay_{parts}"] = replayed / seconds
+                log(
+                    f"replay in {parts} part(s), run {run + 1}: {replayed:,} events in {seconds:.2f} s "
+                    f"({replayed / seconds:,.0f} events/s)"
+                )
         started = time.perf_counter()
         reports = await rebuild.compare(conn)
         # The copies were never projected live, so the tables differ here: only the time is of interest.

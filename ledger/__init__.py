@@ -23,7 +23,7 @@ from ledger.store import (
     lock_stream,
     read_all,
     read_stream,
-    read_visible,
+    stream_visible,
     version_of,
 )
 
@@ -48,9 +48,9 @@ __all__ = [
     "pause",
     "read_all",
     "read_stream",
-    "read_visible",
     "resilient",
     "step_down",
+    "stream_visible",
     "try_lead",
     "version_of",
 ]

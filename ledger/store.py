@@ -6,15 +6,19 @@ unit of work.
 
 import contextvars
 import functools
+import json
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from ledger import wakeups
 from ledger.errors import ConcurrencyConflict
@@ -30,7 +34,21 @@ class NewEvent:
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
-@dataclass(frozen=True)
+#: 19 digits in a row: maybe an integer beyond 64 bits, which orjson would turn into a float.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _loads(text: str | bytes) -> Any:
+    """jsonb as Python: orjson (several times faster, which every reader of the log feels), and the standard
+    parser where a number may be too long for it, so the values are the same either way."""
+    data = text.encode() if isinstance(text, str) else bytes(text)  # psycopg hands over bytes or a memoryview
+    return json.loads(data) if _LONG_NUMBER.search(data) else orjson.loads(data)
+
+
+set_json_loads(_loads)
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """An event as stored."""
 
@@ -143,22 +161,24 @@ async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int
         return await cur.fetchall()
 
 
-async def read_visible(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[Recorded]:
-    """Events the caller's snapshot sees after ``after``, in the order of ``read_all`` but without its gate.
+async def stream_visible(conn: psycopg.AsyncConnection[Any], part: int = 0, parts: int = 1) -> AsyncIterator[Recorded]:
+    """Every event the caller's snapshot sees, in the order of ``read_all``, streamed by one binary COPY; with
+    ``parts`` > 1, only the streams of partition ``part`` (by a hash of the stream id), each stream whole.
 
-    For one-shot readers (a rebuild) inside a single REPEATABLE READ transaction: the snapshot is fixed, so no
-    event can appear behind the cursor, and an old transaction elsewhere cannot cut the replay short as it
-    would hold back ``read_all``.
+    For one-shot readers of the whole log (a replay) inside a single REPEATABLE READ transaction: the snapshot
+    is fixed, so no event can appear behind the reader, and an old transaction elsewhere cannot cut it short
+    as it would hold back ``read_all``. The server keeps sending while the caller works.
     """
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
-        await cur.execute(
-            f"""SELECT {_COLUMNS} FROM events
-                WHERE (tx_id, position) > (%s::text::xid8, %s)
-                ORDER BY tx_id, position
-                LIMIT %s""",
-            (str(after.tx_id), after.position, limit),
-        )
-        return await cur.fetchall()
+    where: sql.Composable = sql.SQL("")
+    if parts > 1:
+        where = sql.SQL("WHERE (hashtext(stream_id) & 2147483647) % {} = {}").format(parts, part)
+    query = sql.SQL("COPY (SELECT {} FROM events {} ORDER BY tx_id, position) TO STDOUT (FORMAT BINARY)").format(
+        sql.SQL(_COLUMNS), where
+    )
+    async with conn.cursor().copy(query) as copy:
+        copy.set_types(["int8", "int8", "uuid", "text", "int4", "text", "jsonb", "jsonb", "timestamptz"])
+        async for row in copy.rows():
+            yield Recorded(*row)
 
 
 async def lock_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> None:

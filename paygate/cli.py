@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 asyncio.run(apply_schema(svc.database_url))
             case "rebuild":
-                replay = argparse.Namespace(audit_command="replay", json=args.json)
+                replay = argparse.Namespace(audit_command="replay", json=args.json, parts=os.cpu_count() or 1)
                 return asyncio.run(_audit(settings, svc.database_url, replay))
             case "audit":
                 return asyncio.run(_audit(settings, svc.database_url, args))

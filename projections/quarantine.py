@@ -32,7 +32,7 @@ _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 MAX_ERROR = 2000
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
 
 
@@ -89,7 +89,7 @@ async def guarded(conn: psycopg.AsyncConnection[Any], follower: str, event: Reco
 
 async def record(conn: psycopg.AsyncConnection[Any], follower: str, event: Recorded, exc: BaseException) -> None:
     """Set ``event`` aside for ``follower`` (again: a repeat only refreshes the error), log it as an error."""
-    error = _describe(exc)
+    error = describe(exc)
     await conn.execute(
         """INSERT INTO quarantined_events (follower, event_id, position, event_type, error)
            VALUES (%s, %s, %s, %s, %s)
@@ -155,7 +155,7 @@ async def retry(
                 await conn.execute("DELETE FROM quarantined_events WHERE id = %s", (row["id"],))
             log.info("event.unquarantined", follower=row["follower"], event_id=row["event_id"])
         except Exception as exc:
-            error = _describe(exc)
+            error = describe(exc)
             await conn.execute(
                 "UPDATE quarantined_events SET error = %s, attempts = attempts + 1 WHERE id = %s",
                 (error, row["id"]),

@@ -1,14 +1,18 @@
 """Replay the whole log into fresh tables and compare them with the live read models (the auditor's check)."""
 
+import asyncio
+import contextlib
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-import ledger
+from projections import folding
 from projections.registry import TABLES
 
 SCHEMA = "rebuild"
@@ -27,49 +31,106 @@ class TableReport:
         return self.only_live == 0 and self.only_rebuilt == 0
 
 
+@dataclass(frozen=True)
+class Replayed:
+    events: int
+    #: (position, projection, error) of each event a projection could not handle: set aside, as live
+    #: quarantines it (projections/quarantine.py), so the replay still finishes and the diff shows the rest.
+    skipped: list[tuple[int, str, str]]
+
+
 async def _count(conn: psycopg.AsyncConnection[Any], query: sql.Composed) -> int:
     cur = await conn.execute(query)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
-async def replay(
-    conn: psycopg.AsyncConnection[Any], batch: int = 5000, progress: Callable[[int, int], None] | None = None
-) -> int:
-    """Build every read table afresh in schema ``rebuild`` from the log; returns the events replayed.
+async def _primary_keys(conn: psycopg.AsyncConnection[Any]) -> dict[str, list[str]]:
+    """Each live read table's primary key columns, in key order."""
+    cur = await conn.execute(
+        """SELECT c.relname, array_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum))
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+           WHERE i.indisprimary AND n.nspname = 'public' AND c.relname = ANY(%s)
+           GROUP BY c.relname""",
+        (list(TABLES),),
+    )
+    return {r[0]: list(r[1]) for r in await cur.fetchall()}
 
-    Every projection of the registry replays through its own live ``apply``, so replay and live cannot drift.
-    The statements are pipelined (sent without waiting for each answer), which is what makes it fast.
-    ``progress(done, total)`` is called after each batch. Needs a role that may create schemas (the owner).
+
+async def replay(
+    conn: psycopg.AsyncConnection[Any],
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    url: str | None = None,
+    parts: int = 1,
+) -> Replayed:
+    """Build every read table afresh in schema ``rebuild`` from the log.
+
+    Every projection of the registry replays through its own ``changes``, the rules its live ``apply`` runs,
+    so replay and live cannot drift. They are folded in memory and each table is then written with COPY,
+    which is what makes it fast. With ``parts`` > 1 the log is cut by stream and the other parts are folded
+    in processes of their own (connecting to ``url``), all in one snapshot (projections/folding.py).
+    ``progress(done, total)`` is called every few thousand events. ``conn`` must be in autocommit mode (the
+    scratch tables are committed before the parts write into them), as a role that may create schemas.
     """
-    models = {id(m): m for m in TABLES.values()}.values()
-    async with conn.transaction():
-        # One snapshot for the whole replay: every event committed when it starts, none that commits meanwhile.
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    if parts > 1 and url is None:
+        raise ValueError("a replay in parts needs the database URL for the other processes")
+    spawn = multiprocessing.get_context("spawn")  # a fork would copy this process's connections
+    done = spawn.Array("q", parts, lock=False)
+    with folding.no_collector(), contextlib.ExitStack() as stack:
+        pool = None
+        if parts > 1:
+            pool = stack.enter_context(
+                ProcessPoolExecutor(parts - 1, mp_context=spawn, initializer=folding.share, initargs=(done,))
+            )
+            for _ in range(parts - 1):
+                pool.submit(folding.ready)  # the processes start (and import) while the scratch tables are made
         await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
-        # Unlogged: a scratch copy needs no WAL, and replaying it needs less of the server's time.
+        # Unlogged: a scratch copy needs no WAL. Without indexes while it is written (one build at the end is
+        # cheaper than keeping them up row by row); the primary keys come after, still refusing a doubled row.
         for table in TABLES:
             await conn.execute(
-                sql.SQL("CREATE UNLOGGED TABLE {} (LIKE public.{} INCLUDING ALL)").format(
+                sql.SQL("CREATE UNLOGGED TABLE {} (LIKE public.{} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
                     sql.Identifier(SCHEMA, table), sql.Identifier(table)
                 )
             )
-        # The projectors write unqualified table names: point them at the fresh copies.
-        await conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(SCHEMA)))
-        row = await (await conn.execute("SELECT count(*) FROM events")).fetchone()
-        expected = int(row[0]) if row else 0
-        cursor, total = ledger.Cursor(), 0
-        while events := await ledger.read_visible(conn, cursor, batch):
-            async with conn.pipeline():
-                for event in events:
-                    for model in models:
-                        await model.apply(conn, event)
-            cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
-            total += len(events)
-            if progress:
-                progress(total, expected)
-    return total
+        primary_keys = await _primary_keys(conn)
+        async with conn.transaction():
+            # One snapshot for the whole replay: every event committed when it starts, none that commits after.
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            row = await (await conn.execute("SELECT count(*), pg_export_snapshot() FROM events")).fetchone()
+            assert row is not None
+            expected, snapshot = int(row[0]), row[1]
+            loop = asyncio.get_running_loop()
+            others = [
+                loop.run_in_executor(pool, folding.part_main, url or "", snapshot, part, parts, SCHEMA)
+                for part in range(1, parts)
+            ]
+
+            def report(n: int) -> None:
+                done[0] = n
+                if progress:
+                    progress(sum(done), expected)
+
+            tables, total = await folding.fold(conn, 0, parts, report)
+            await folding.write_rows(conn, tables, SCHEMA)
+            for n, tally_keys, tallied, skipped in await asyncio.gather(*others):
+                total += n
+                tables.add_tallies(tally_keys, tallied)
+                tables.skipped += skipped
+            for table in tables.tallies:
+                await tables.copy_to(conn, SCHEMA, table)
+        for table, columns in primary_keys.items():
+            await conn.execute(
+                sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                    sql.Identifier(SCHEMA, table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+            )
+    if progress:
+        progress(total, expected)
+    return Replayed(total, sorted(tables.skipped))
 
 
 async def differences(conn: psycopg.AsyncConnection[Any], table: str, limit: int = 5) -> list[dict[str, Any]]:
