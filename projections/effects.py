@@ -64,42 +64,55 @@ Changes = Callable[[Recorded, Read], Awaitable[Sequence[Effect]]]
 
 
 # ---------------------------------------------------------------- SQL, for the live tables
+# Each statement's text is made once per shape and kept as bytes: composing it costs ~90 µs, on the API's path.
 
 
 @cache
-def _insert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], returning: bool) -> sql.Composed:
-    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING{}").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        sql.SQL(", ").join(map(sql.Identifier, key)),
-        sql.SQL(" RETURNING 1" if returning else ""),
+def _insert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], returning: bool) -> bytes:
+    return (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING{}")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            sql.SQL(", ").join(map(sql.Identifier, key)),
+            sql.SQL(" RETURNING 1" if returning else ""),
+        )
+        .as_bytes(None)
     )
 
 
 @cache
 def _update_sql(
     table: str, values: tuple[tuple[str, str | None], ...], add: tuple[str, ...], key: tuple[str, ...]
-) -> sql.Composed:
+) -> bytes:
     sets = [
         sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier(src) if src else sql.Placeholder())
         for c, src in values
     ] + [sql.SQL("{0} = {0} + {1}").format(sql.Identifier(c), sql.Placeholder()) for c in add]
-    return sql.SQL("UPDATE {} SET {} WHERE {}").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(sets),
-        sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder()) for k in key),
+    return (
+        sql.SQL("UPDATE {} SET {} WHERE {}")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(sets),
+            sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder()) for k in key),
+        )
+        .as_bytes(None)
     )
 
 
 @cache
-def _tally_sql(table: str, key: tuple[str, ...], add: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL("INSERT INTO {} AS t ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(map(sql.Identifier, key + add)),
-        sql.SQL(", ").join(sql.Placeholder() * (len(key) + len(add))),
-        sql.SQL(", ").join(map(sql.Identifier, key)),
-        sql.SQL(", ").join(sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in add),
+def _tally_sql(table: str, key: tuple[str, ...], add: tuple[str, ...]) -> bytes:
+    return (
+        sql.SQL("INSERT INTO {} AS t ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, key + add)),
+            sql.SQL(", ").join(sql.Placeholder() * (len(key) + len(add))),
+            sql.SQL(", ").join(map(sql.Identifier, key)),
+            sql.SQL(", ").join(sql.SQL("{0} = t.{0} + EXCLUDED.{0}").format(sql.Identifier(c)) for c in add),
+        )
+        .as_bytes(None)
     )
 
 
@@ -120,16 +133,24 @@ async def execute(conn: psycopg.AsyncConnection[Any], effects: Iterable[Effect])
             await conn.execute(_tally_sql(e.table, tuple(e.key), tuple(e.add)), (*e.key.values(), *e.add.values()))
 
 
-def reader(conn: psycopg.AsyncConnection[Any]) -> Read:
-    """``Read`` from the tables on ``conn``."""
-
-    async def read(table: str, key: dict[str, Any], column: str) -> Any:
-        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+@cache
+def _select_sql(table: str, key: tuple[str, ...], column: str) -> bytes:
+    return (
+        sql.SQL("SELECT {} FROM {} WHERE {}")
+        .format(
             sql.Identifier(column),
             sql.Identifier(table),
             sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in key),
         )
-        row = await (await conn.execute(query, tuple(key.values()))).fetchone()
+        .as_bytes(None)
+    )
+
+
+def reader(conn: psycopg.AsyncConnection[Any]) -> Read:
+    """``Read`` from the tables on ``conn``."""
+
+    async def read(table: str, key: dict[str, Any], column: str) -> Any:
+        row = await (await conn.execute(_select_sql(table, tuple(key), column), tuple(key.values()))).fetchone()
         return None if row is None else row[0]
 
     return read
