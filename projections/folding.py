@@ -8,9 +8,14 @@ tables' primary keys refuse two parts writing one row, so a broken assumption fa
 """
 
 import asyncio
+import base64
 import contextlib
 import gc
+import json
+import pickle
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,8 +28,6 @@ from projections.registry import ASYNC, INLINE
 
 #: Progress is reported every this many events.
 STEP = 10_000
-#: Events folded so far by each part (shared memory, one slot per part), for the progress bar.
-_done: Any = None
 
 
 @contextlib.contextmanager
@@ -49,7 +52,8 @@ async def fold(
     tables = effects.Tables()
     readers: dict[str, list[ModuleType]] = {}  # by event type: the projections that read it
     n = 0
-    async for event in ledger.stream_visible(conn, part, parts):
+    # Without metadata: no projection reads it (tests/unit/test_projection_types.py keeps it so).
+    async for event in ledger.stream_visible(conn, part, parts, metadata=False):
         if (todo := readers.get(event.type)) is None:
             todo = readers[event.type] = [m for m in models if event.type in m.TYPES]
         for model in todo:
@@ -73,35 +77,70 @@ async def write_rows(conn: psycopg.AsyncConnection[Any], tables: effects.Tables,
         await tables.copy_to(conn, schema, table)
 
 
-def share(done: Any) -> None:
-    """Initializer of a part's process: where it reports progress."""
-    global _done
-    _done = done
+class Part:
+    """Another part, folded by ``python -m projections.folding`` in a process of its own.
+
+    Started early, so its imports overlap the caller's set-up; ``run`` then hands it the job on its standard
+    input (the database URL travels there, never in the arguments, where ``ps`` would show it). It reports
+    ``progress N`` lines and ends with its result, pickled: its event count, tally tables and events set aside.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.done = 0
+
+    @classmethod
+    async def start(cls) -> "Part":
+        root = Path(__file__).resolve().parents[1]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "projections.folding",
+            cwd=root,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        return cls(proc)
+
+    async def run(self, job: dict[str, Any]) -> tuple[int, Any, Any, Any]:
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self.proc.stdin.write(json.dumps(job).encode() + b"\n")
+        await self.proc.stdin.drain()
+        self.proc.stdin.close()
+        errors = asyncio.ensure_future(self.proc.stderr.read())  # read alongside: a full pipe would block it
+        result = None
+        async for line in self.proc.stdout:
+            word, _, rest = line.partition(b" ")
+            if word == b"progress":
+                self.done = int(rest)
+            elif word == b"result":
+                result = pickle.loads(base64.b64decode(rest))  # noqa: S301 -- our own child's output
+        if await self.proc.wait() != 0 or result is None:
+            said = (await errors).decode(errors="replace")[-2000:]
+            raise RuntimeError(f"replay part {job['part']} failed: {said}")
+        return result  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
 
 
-def ready() -> None:
-    """Nothing: submitted first, so a part's process is started and has imported this before it is needed."""
+async def _child() -> None:
+    job = json.loads(sys.stdin.readline())
 
-
-def _report(part: int) -> Callable[[int], None]:
     def report(n: int) -> None:
-        if _done is not None:
-            _done[part] = n
+        print(f"progress {n}", flush=True)
 
-    return report
+    async with await psycopg.AsyncConnection.connect(job["url"], autocommit=True) as conn, conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        await conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(job["snapshot"]))
+        tables, n = await fold(conn, job["part"], job["parts"], report)
+        await write_rows(conn, tables, job["schema"])
+    result = (n, *tables.tally_tables(), tables.skipped)
+    print("result", base64.b64encode(pickle.dumps(result)).decode(), flush=True)
 
 
-def part_main(url: str, snapshot: str, part: int, parts: int, schema: str) -> tuple[int, Any, Any, Any]:
-    """A part in a process of its own: reads in the exported ``snapshot``, writes its rows and commits; returns
-    its event count, its tally tables and the events it set aside."""
-
-    async def run() -> tuple[int, Any, Any, Any]:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            await conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
-            tables, n = await fold(conn, part, parts, _report(part))
-            await write_rows(conn, tables, schema)
-            return n, *tables.tally_tables(), tables.skipped
-
+if __name__ == "__main__":
     with no_collector():
-        return asyncio.run(run())
+        asyncio.run(_child())

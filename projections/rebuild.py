@@ -3,9 +3,7 @@
 import asyncio
 import contextlib
 import json
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,16 +74,11 @@ async def replay(
     """
     if parts > 1 and url is None:
         raise ValueError("a replay in parts needs the database URL for the other processes")
-    spawn = multiprocessing.get_context("spawn")  # a fork would copy this process's connections
-    done = spawn.Array("q", parts, lock=False)
     with folding.no_collector(), contextlib.ExitStack() as stack:
-        pool = None
-        if parts > 1:
-            pool = stack.enter_context(
-                ProcessPoolExecutor(parts - 1, mp_context=spawn, initializer=folding.share, initargs=(done,))
-            )
-            for _ in range(parts - 1):
-                pool.submit(folding.ready)  # the processes start (and import) while the scratch tables are made
+        # The other parts' processes start now, and import while the scratch tables are made.
+        others = [await folding.Part.start() for _ in range(parts - 1)]
+        for other in others:
+            stack.callback(other.stop)
         await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
         # Unlogged: a scratch copy needs no WAL. Without indexes while it is written (one build at the end is
@@ -103,20 +96,16 @@ async def replay(
             row = await (await conn.execute("SELECT count(*), pg_export_snapshot() FROM events")).fetchone()
             assert row is not None
             expected, snapshot = int(row[0]), row[1]
-            loop = asyncio.get_running_loop()
-            others = [
-                loop.run_in_executor(pool, folding.part_main, url or "", snapshot, part, parts, SCHEMA)
-                for part in range(1, parts)
-            ]
+            job = {"url": url, "snapshot": snapshot, "parts": parts, "schema": SCHEMA}
+            running = [asyncio.ensure_future(o.run(job | {"part": i})) for i, o in enumerate(others, start=1)]
 
             def report(n: int) -> None:
-                done[0] = n
                 if progress:
-                    progress(sum(done), expected)
+                    progress(n + sum(o.done for o in others), expected)
 
             tables, total = await folding.fold(conn, 0, parts, report)
             await folding.write_rows(conn, tables, SCHEMA)
-            for n, tally_keys, tallied, skipped in await asyncio.gather(*others):
+            for n, tally_keys, tallied, skipped in await asyncio.gather(*running):
                 total += n
                 tables.add_tallies(tally_keys, tallied)
                 tables.skipped += skipped

@@ -1,9 +1,11 @@
 """A replay meets an event its projections cannot handle (one live would quarantine): it sets the event aside,
-names it with each projection and error, and still builds every other row."""
+names it with each projection and error, and still builds every other row. A part whose process fails fails
+the replay, with that process's error."""
 
 import uuid
 from typing import Any
 
+import pytest
 from storekit import app_connection, append
 
 import ledger
@@ -39,3 +41,8 @@ async def test_an_event_no_projection_can_handle_is_set_aside_and_named(owner: A
         assert all(e.startswith("KeyError: ") for _, _, e in replayed.skipped)
         cur = await owner.execute(f"SELECT id, amount FROM {rebuild.SCHEMA}.orders")
         assert await cur.fetchall() == [(order_id, 500)]
+
+
+async def test_a_part_that_fails_fails_the_replay_with_its_error(owner: Any) -> None:
+    with pytest.raises(RuntimeError, match=r"replay part 1 failed: (?s:.*)(refused|connect)"):
+        await rebuild.replay(owner, url="postgresql://nobody@127.0.0.1:1/none", parts=2)

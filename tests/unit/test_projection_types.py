@@ -1,5 +1,6 @@
 """Each projection's ``TYPES`` (the event types a replay hands it) names every event type its rules mention,
-and no other: a type missing there would be silently skipped by every replay."""
+and no other: a type missing there would be silently skipped by every replay. And no projection reads an
+event's metadata, which a replay leaves out."""
 
 import ast
 import inspect
@@ -22,3 +23,9 @@ def mentioned(model: ModuleType) -> set[str]:
 @pytest.mark.parametrize("model", sorted(set(projections.TABLES.values()), key=lambda m: m.NAME), ids=lambda m: m.NAME)
 def test_types_are_the_event_types_the_rules_mention(model: ModuleType) -> None:
     assert model.TYPES == mentioned(model) != set()
+
+
+@pytest.mark.parametrize("model", sorted(set(projections.TABLES.values()), key=lambda m: m.NAME), ids=lambda m: m.NAME)
+def test_no_projection_reads_metadata(model: ModuleType) -> None:
+    tree = ast.parse(inspect.getsource(model))
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "metadata"]
