@@ -73,7 +73,8 @@ def test_a_40_mb_header_is_cut_off_and_others_are_served_meanwhile(gateway: Any)
     attacker = threading.Thread(target=attack)
     attacker.start()
     answered = []
-    while attacker.is_alive() and len(answered) < 20:
+    # At least one request: the attack may be cut off before the first of them is sent.
+    while not answered or (attacker.is_alive() and len(answered) < 20):
         answered.append(httpx.get(f"{gateway.url}/health", timeout=10).status_code)
     attacker.join(60)
     assert refused.is_set() and sent < 40 * MB
