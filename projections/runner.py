@@ -33,17 +33,33 @@ async def catch_up(
 ) -> int:
     """Apply the next batch of events to ``model``; returns how many it applied (0: caught up, or fenced off:
     ``epoch`` given and a newer leader claimed the checkpoint)."""
+    return await catch_up_all(conn, [model], batch, epoch=epoch)
+
+
+async def catch_up_all(
+    conn: psycopg.AsyncConnection[Any], models: Sequence[ModuleType], batch: int = BATCH, *, epoch: int | None = None
+) -> int:
+    """Apply the next batch of events to each of ``models`` in one transaction, reading the log once from the
+    checkpoint furthest behind; each model takes the events after its own. Returns the applications made."""
     try:
         async with conn.transaction():
-            cursor = await checkpoints.load(conn, model.NAME)
-            events = await ledger.read_all(conn, cursor, batch)
-            # An event the model cannot handle is quarantined, never left to stall the log for ever.
-            await quarantine.apply_all(conn, model.NAME, events, quarantine.each(model.apply))
-            if events and not await checkpoints.advance(conn, model.NAME, cursor, events[-1], epoch):
-                raise _LostRace
-            return len(events)
+            cursors = [await checkpoints.load(conn, m.NAME) for m in models]
+            events = await ledger.read_all(conn, min(cursors, key=_order), batch)
+            applied = 0
+            for model, cursor in zip(models, cursors, strict=True):
+                mine = [e for e in events if (e.tx_id, e.position) > _order(cursor)]
+                # An event the model cannot handle is quarantined, never left to stall the log for ever.
+                await quarantine.apply_all(conn, model.NAME, mine, quarantine.each(model.apply))
+                if mine and not await checkpoints.advance(conn, model.NAME, cursor, mine[-1], epoch):
+                    raise _LostRace
+                applied += len(mine)
+            return applied
     except _LostRace:
         return 0
+
+
+def _order(cursor: ledger.Cursor) -> tuple[int, int]:
+    return cursor.tx_id, cursor.position
 
 
 async def run(
@@ -58,10 +74,8 @@ async def run(
 
     async def batch(epoch: int) -> int:
         async with pool.connection() as conn:  # a fresh one each batch: a broken connection is never reused
-            applied = 0
-            for model in models:
-                applied += await catch_up(conn, model, epoch=epoch)
-        if 0 < applied < BATCH:
+            applied = await catch_up_all(conn, models, epoch=epoch)
+        if 0 < applied < BATCH * len(models):  # each model took fewer than a full batch (when in step)
             # Let events gather: each batch pays a leadership check and, per model, a checkpoint read and move,
             # which at a few events a batch cost more than the events themselves. These models may trail.
             await ledger.pause(stop, GATHER_S)

@@ -111,3 +111,24 @@ async def test_two_runner_loops_on_one_model_apply_every_event_exactly_once(stor
             cur = await conn.execute("SELECT event_id FROM tally WHERE model = %s", (model.NAME,))
             everything = {r[0] for r in await cur.fetchall()}
     assert {r.event_id for r in written} <= everything
+
+
+async def test_models_at_different_checkpoints_share_one_read_and_each_applies_its_own_events(store: str) -> None:
+    """The runner reads the log once for all its models, from the one furthest behind; a model ahead takes only
+    the events after its own checkpoint."""
+    behind, ahead = tally_model("behind"), tally_model("ahead")
+    await write(store, streams=4, per_stream=3)
+    async with app_connection(store) as conn:
+        while await runner.catch_up(conn, ahead):
+            pass
+        head = await checkpoints.load(conn, ahead.NAME)
+        later = await write(store, streams=2, per_stream=2)
+        while await runner.catch_up_all(conn, [behind, ahead], batch=5):
+            pass
+        cur = await conn.execute("SELECT count(*) FROM events")
+        total = (await cur.fetchone())[0]  # type: ignore[index]
+        assert await applied(conn, behind.NAME) == (total, total)
+        assert await applied(conn, ahead.NAME) == (total, total)
+        cur = await conn.execute("SELECT event_id FROM tally WHERE model = 'ahead' ORDER BY event_id")
+        assert {r.event_id for r in later} <= {r[0] for r in await cur.fetchall()}
+        assert await checkpoints.load(conn, behind.NAME) == await checkpoints.load(conn, ahead.NAME) != head
