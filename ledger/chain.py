@@ -12,7 +12,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from audit import spec
-from ledger.follower import follow, pause
+from ledger.follower import follow
 from ledger.store import Cursor, Recorded, read_all
 
 NAME = "chainer"
@@ -95,13 +95,9 @@ async def run(pool: AsyncConnectionPool[Any], stop: asyncio.Event, poll_s: float
 
     async def batch(epoch: int) -> int:
         async with pool.connection() as conn:
-            chained = await chain_batch(conn, epoch)
-        if 0 < chained < BATCH:
-            # Let events gather before the next batch: its round trips and commit are paid per batch.
-            await pause(stop, GATHER_S)
-        return chained
+            return await chain_batch(conn, epoch)
 
-    await follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
+    await follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim, fill=(BATCH, GATHER_S))
 
 
 async def lag(conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:

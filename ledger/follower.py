@@ -139,6 +139,7 @@ async def follow(
     wake_on_events: bool = True,
     claim: Claim | None = None,
     idle_s: Callable[[], Awaitable[float]] | None = None,
+    fill: tuple[int, float] | None = None,
 ) -> None:
     """Lead ``name`` and run ``batch`` until ``stop`` is set, surviving outages (see ``resilient``).
 
@@ -146,6 +147,9 @@ async def follow(
     at once, and does nothing until it holds the lock again. ``claim`` bumps the epoch its checkpoints carry,
     so a write from an ex-leader that was merely paused is refused.
     After a batch that did nothing it waits for the next NOTIFY (``wake_on_events``), ``idle_s()`` or ``poll_s``.
+    ``fill`` = (full, seconds): after a batch of fewer than ``full`` it waits ``seconds`` for more events, since
+    a batch pays its leadership check and checkpoint moves however few events it holds (the reader trails the
+    log by about that much while appends flow).
     """
 
     async def term() -> None:
@@ -168,7 +172,9 @@ async def follow(
                 while not stop.is_set():
                     if not await holds(leader, name):
                         raise LostLeadership(name)
-                    if await batch(epoch):
+                    if done := await batch(epoch):
+                        if fill and done < fill[0]:
+                            await pause(stop, fill[1])
                         continue
                     wait = await idle_s() if idle_s else poll_s
                     if wakeup:

@@ -74,11 +74,7 @@ async def run(
 
     async def batch(epoch: int) -> int:
         async with pool.connection() as conn:  # a fresh one each batch: a broken connection is never reused
-            applied = await catch_up_all(conn, models, epoch=epoch)
-        if 0 < applied < BATCH * len(models):  # each model took fewer than a full batch (when in step)
-            # Let events gather: each batch pays a leadership check and, per model, a checkpoint read and move,
-            # which at a few events a batch cost more than the events themselves. These models may trail.
-            await ledger.pause(stop, GATHER_S)
-        return applied
+            return await catch_up_all(conn, models, epoch=epoch)
 
-    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
+    # A full batch is BATCH events for each model (when they are in step).
+    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim, fill=(BATCH * len(models), GATHER_S))
