@@ -96,7 +96,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return out
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 def _posting(event: Recorded, entry: Entry) -> effects.Insert:

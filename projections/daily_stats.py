@@ -48,7 +48,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return [effects.Tally("payment_daily_stats", {"merchant_id": d["merchant_id"], "day": _day(created)}, add)]
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def last_days(

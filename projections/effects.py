@@ -156,11 +156,15 @@ def reader(conn: psycopg.AsyncConnection[Any]) -> Read:
     return read
 
 
-def applier(changes: Changes) -> Callable[[psycopg.AsyncConnection[Any], Recorded], Awaitable[None]]:
-    """A projection's live ``apply(conn, event)``: its ``changes`` run as SQL."""
+def applier(
+    changes: Changes, types: frozenset[str]
+) -> Callable[[psycopg.AsyncConnection[Any], Recorded], Awaitable[None]]:
+    """A projection's live ``apply(conn, event)``: its ``changes`` run as SQL, for the event ``types`` it reads
+    (the others it passes by without a call: every append runs every inline projection)."""
 
     async def apply(conn: psycopg.AsyncConnection[Any], event: Recorded) -> None:
-        await execute(conn, await changes(event, reader(conn)))
+        if event.type in types:
+            await execute(conn, await changes(event, reader(conn)))
 
     return apply
 

@@ -72,7 +72,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return [effects.Update("merchants", key, values)]
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def by_api_key(conn: psycopg.AsyncConnection[Any], api_key: str) -> dict[str, Any] | None:

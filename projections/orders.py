@@ -41,7 +41,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return []
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def get(conn: psycopg.AsyncConnection[Any], order_id: str, merchant_id: str | None) -> dict[str, Any] | None:

@@ -63,7 +63,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return [effects.Update("payments", {"id": d["payment_id"]}, values)]
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def get(conn: psycopg.AsyncConnection[Any], payment_id: str, merchant_id: str | None) -> dict[str, Any] | None:

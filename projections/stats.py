@@ -39,7 +39,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return [effects.Tally("payment_stats", {"merchant_id": event.data["merchant_id"]}, add)]
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> dict[str, Any]:

@@ -82,7 +82,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     return []
 
 
-apply = effects.applier(changes)
+apply = effects.applier(changes, TYPES)
 
 
 async def page(
