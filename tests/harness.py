@@ -4,8 +4,10 @@ would be whichever conftest pytest loaded last."""
 
 import contextlib
 import itertools
+import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -154,3 +156,20 @@ def start_gateway(tmp_path: Path, database_url: str, redis_url: str, **env: str)
         gw.close()
         raise
     return gw
+
+
+def create_merchant(env: dict[str, str], name: str, password: str) -> dict[str, str]:
+    """A new merchant with a dashboard password, made by ``paygate merchant create`` against the gateway of
+    ``env``: its printed credentials (id, api_key, api_secret, ...) and its email."""
+    email = f"{name.lower().replace(' ', '-')}-{secrets.token_hex(4)}@example.com"
+    command = ["merchant", "create", "--name", name, "--email", email, "--password", password]
+    done = subprocess.run(
+        [sys.executable, "-m", "paygate", *command],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    creds: dict[str, str] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return creds | {"email": email}

@@ -4,9 +4,6 @@ Fixtures are imported by the test modules (``from dashkit import ...``), so this
 """
 
 import contextlib
-import json
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from gatekit import free_port, poll  # noqa: E402
+from harness import create_merchant  # noqa: E402
 
 from paygate.uibuild import ensure_built  # noqa: E402
 
@@ -53,31 +51,10 @@ class Dashboard:
 
     @contextlib.contextmanager
     def shop(self, name: str) -> Iterator[Shop]:
-        email = f"{name.lower().replace(' ', '-')}-{secrets.token_hex(4)}@example.com"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "paygate",
-                "merchant",
-                "create",
-                "--name",
-                name,
-                "--email",
-                email,
-                "--password",
-                PASSWORD,
-            ],
-            env={**os.environ, **self.gateway.env},
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        creds = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        creds = create_merchant(self.gateway.env, name, PASSWORD)
         auth = {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
         with httpx.Client(base_url=self.gateway.url, headers=auth, timeout=10) as client:
-            yield Shop(creds["id"], email, creds["api_key"], creds["api_secret"], client)
+            yield Shop(creds["id"], creds["email"], creds["api_key"], creds["api_secret"], client)
 
 
 @pytest.fixture(scope="module")

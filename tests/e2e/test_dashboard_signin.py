@@ -1,8 +1,6 @@
 """Dashboard sign-in over HTTP: argon2 passwords, HttpOnly session cookies, CSRF on writes, expiry, limits."""
 
-import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,35 +11,14 @@ import httpx
 import psycopg
 import pytest
 from gatekit import ROOT, poll
+from harness import create_merchant
 from payflow import isolated_gateway
 
 PASSWORD = "correct horse battery"
 
 
 def merchant_with_password(env: dict[str, str], name: str, password: str = PASSWORD) -> dict[str, str]:
-    email = f"{name}-{secrets.token_hex(4)}@example.com"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "paygate",
-            "merchant",
-            "create",
-            "--name",
-            name,
-            "--email",
-            email,
-            "--password",
-            password,
-        ],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    creds: dict[str, str] = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    return creds | {"email": email}
+    return create_merchant(env, name, password)
 
 
 def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
