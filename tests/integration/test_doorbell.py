@@ -1,0 +1,103 @@
+"""Idle consumers wait on their queue's doorbell (workers.doorbell) against a real Redis: an enqueue wakes them,
+and without a subscribed listener they poll as Dramatiq does."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+
+from workers import doorbell
+from workers.broker import NAMESPACE, Broker
+
+#: Longer than any test waits: a consumer that returns at all was woken, not timed out.
+LONG_S = 120.0
+
+
+@pytest.fixture
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    monkeypatch.setattr(doorbell, "IDLE_S", LONG_S)
+    redis.Redis.from_url(redis_url).flushdb()
+    b = Broker(url=redis_url, namespace=NAMESPACE, poll_ms=50)
+    b.declare_queue("doorbell-test")
+    yield b
+    b.close()
+
+
+def poll(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"waited {timeout}s for {what}"
+        time.sleep(0.01)
+
+
+def in_thread(consumer: Any) -> tuple[threading.Thread, list[Any]]:
+    """``next(consumer)`` in a thread of its own; the list gets what it returned."""
+    got: list[Any] = []
+    t = threading.Thread(target=lambda: got.append(next(consumer)), daemon=True)
+    t.start()
+    return t, got
+
+
+def message() -> dramatiq.Message[Any]:
+    return dramatiq.Message("doorbell-test", "noop", (), {}, {})
+
+
+def test_an_enqueue_wakes_an_idle_consumer(broker: Broker, redis_url: str) -> None:
+    consumer = broker.consume("doorbell-test")
+    poll(lambda: broker.doorbell.listening.is_set(), what="the doorbell subscribed")
+    t, got = in_thread(consumer)
+    poll(lambda: broker.doorbell._bells["doorbell-test"].is_set() is False and t.is_alive(), what="the wait")
+    # Another process's broker (another connection) sends: the ring crosses Redis.
+    sender = Broker(url=redis_url, namespace=NAMESPACE)
+    sender.enqueue(message())
+    t.join(LONG_S / 4)
+    assert not t.is_alive(), "the consumer slept through the ring"
+    fetched = got[0] or next(consumer)  # woken mid-wait it looks again on the next call
+    assert fetched is not None and fetched.actor_name == "noop"
+    sender.close()
+
+
+def test_a_delayed_message_rings_its_delay_queue(broker: Broker) -> None:
+    consumer = broker.consume("doorbell-test.DQ")
+    poll(lambda: broker.doorbell.listening.is_set(), what="the doorbell subscribed")
+    t, _ = in_thread(consumer)
+    broker.enqueue(message(), delay=60_000)
+    t.join(LONG_S / 4)
+    assert not t.is_alive()
+    assert next(consumer) is not None
+
+
+def test_a_consumer_with_work_in_hand_polls(broker: Broker) -> None:
+    consumer = broker.consume("doorbell-test")
+    poll(lambda: broker.doorbell.listening.is_set(), what="the doorbell subscribed")
+    broker.enqueue(message())
+    held = next(consumer) or next(consumer)
+    assert held is not None
+    # Unacked, it is in hand: the next look is Dramatiq's own poll (at most poll_ms), not a wait for a ring.
+    t, got = in_thread(consumer)
+    t.join(LONG_S / 4)
+    assert not t.is_alive() and got == [None]
+    consumer.ack(held)
+
+
+def test_the_listener_resubscribes_after_losing_its_connection(broker: Broker, redis_url: str) -> None:
+    consumer = broker.consume("doorbell-test")
+    poll(lambda: broker.doorbell.listening.is_set(), what="the doorbell subscribed")
+    t, _ = in_thread(consumer)
+    admin = redis.Redis.from_url(redis_url)
+    mine = [c["id"] for c in admin.client_list() if "enqueued" in str(c.get("cmd", "")) or int(c.get("sub", 0))]
+    assert mine
+    for client_id in mine:
+        admin.client_kill_filter(_id=client_id)
+    # Losing the subscription wakes every waiter (they poll until it is back), then it subscribes again.
+    t.join(LONG_S / 4)
+    assert not t.is_alive()
+    poll(lambda: broker.doorbell.listening.is_set(), what="the doorbell subscribed again")
+    t, _ = in_thread(consumer)
+    broker.enqueue(message())
+    t.join(LONG_S / 4)
+    assert not t.is_alive()
