@@ -14,6 +14,9 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+#: Most names remembered as not exhausted: a flood of new addresses or keys cannot grow the process without end.
+MAX_CLEAN = 10_000
+
 
 class TooManyFailures(Exception):
     """Too many failed attempts: answer 429 with ``Retry-After: retry_after``."""
@@ -31,12 +34,21 @@ def storage_uri(redis_url: str) -> str:
 
 
 class FailureLimiter:
-    """At most ``per_minute`` failures per name in any sliding minute."""
+    """At most ``per_minute`` failures per name in any sliding minute.
 
-    def __init__(self, redis_url: str, per_minute: int, *, prefix: str = "paygate-auth") -> None:
+    A name found not exhausted is taken as such for ``clean_s`` without asking Redis again (the two lookups
+    were the hot path's only Redis round trips), until this process counts a failure against it. So a name
+    can only stay wrongly clean in a process that saw no failure of it: one more try per other API process,
+    for at most ``clean_s``, after another process exhausted it.
+    """
+
+    def __init__(self, redis_url: str, per_minute: int, *, prefix: str = "paygate-auth", clean_s: float = 1.0) -> None:
         storage = RedisStorage(storage_uri(redis_url), implementation="redispy", key_prefix=prefix)
         self._limiter = MovingWindowRateLimiter(storage)
         self._item = RateLimitItemPerMinute(per_minute)
+        self._clean_s = clean_s
+        #: name -> monotonic time until which it counts as not exhausted; bounded like the auth cache.
+        self._clean: dict[str, float] = {}
 
     @staticmethod
     def _id(name: str) -> str:
@@ -45,13 +57,23 @@ class FailureLimiter:
     async def blocked(self, names: Sequence[str]) -> int | None:
         """Seconds until every one of ``names`` may fail again, or None if none of them is exhausted."""
         waits = []
+        now = time.monotonic()
         for name in names:
-            if not await self._limiter.test(self._item, self._id(name)):
-                stats = await self._limiter.get_window_stats(self._item, self._id(name))
-                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
+            if self._clean.get(name, 0.0) > now:
+                continue
+            if await self._limiter.test(self._item, self._id(name)):
+                if len(self._clean) >= MAX_CLEAN:
+                    self._clean = {n: t for n, t in self._clean.items() if t > now}
+                    if len(self._clean) >= MAX_CLEAN:
+                        self._clean.clear()
+                self._clean[name] = now + self._clean_s
+                continue
+            stats = await self._limiter.get_window_stats(self._item, self._id(name))
+            waits.append(max(1, math.ceil(stats.reset_time - time.time())))
         return max(waits) if waits else None
 
     async def failed(self, names: Sequence[str]) -> None:
         """Count one failure against each of ``names`` (past the allowance it stays exhausted)."""
         for name in names:
+            self._clean.pop(name, None)
             await self._limiter.hit(self._item, self._id(name))
