@@ -1,18 +1,29 @@
 """Load, decide, append: the one generic command handler, and the session it runs in."""
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
 import ledger
 from commands.catalog import CODEC
 
-#: Inline projections, run inside the append transaction so the API reads its own writes.
-Projector = Callable[[psycopg.AsyncConnection[Any], Sequence[ledger.Recorded]], Awaitable[None]]
+#: What the database makes up at the append, on events not appended yet (inline projections never read it).
+_PLACEHOLDER_AT = datetime.min.replace(tzinfo=UTC)
+
+
+class Projector(Protocol):
+    """Inline projections, run with the append so the API reads its own writes."""
+
+    async def __call__(self, conn: psycopg.AsyncConnection[Any], events: Sequence[ledger.Recorded]) -> None:
+        """Apply appended events, in the append's transaction."""
+
+    async def riding(self, events: Sequence[ledger.Recorded]) -> list[tuple[str, tuple[Any, ...]]] | None:
+        """The same as statements to ride in the append itself, or None when that cannot be done."""
 
 
 @dataclass
@@ -40,6 +51,27 @@ class Session:
         await self.project(self.conn, recorded)
         return recorded
 
+    async def save_alone(self, stream_id: str, events: Sequence[Any], expected_version: int) -> bool:
+        """Append and project decided events in one statement, which needs no transaction; False (and nothing
+        written) when the inline projections cannot ride in the append, or when the server may be gone: this
+        statement commits as it is sent, so losing the connection now would leave its outcome unknown, where a
+        transaction's ``BEGIN`` finds out first (an outage then answers "unavailable", not "commit unknown").
+
+        Raises:
+            ledger.ConcurrencyConflict: the stream moved on since it was loaded.
+        """
+        if not ledger.quiet(self.conn):
+            return False
+        new = [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+        pending = [
+            ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
+            for v, e in enumerate(new, expected_version + 1)
+        ]
+        if (also := await self.project.riding(pending)) is None:
+            return False
+        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
+        return True
+
 
 async def handle(
     session: Session,
@@ -55,7 +87,8 @@ async def handle(
 
     A lost race reloads and decides again (the new state may make the command a no-op or invalid).
     ``new_stream`` says the caller just drew a fresh random id, so the first attempt skips loading an empty
-    stream; should the stream exist after all, the append conflicts and the next attempt loads it.
+    stream (and, where the inline projections allow, appends and projects in one statement without a
+    transaction); should the stream exist after all, the append conflicts and the next attempt loads it.
     ``serialize`` locks the stream before loading it, for streams that many writers hit at once (the refunds of
     one payment): they then wait their turn instead of losing races until ``attempts`` run out.
 
@@ -65,15 +98,18 @@ async def handle(
     """
     for attempt in range(attempts):
         try:
+            events, version = None, 0
+            if new_stream and attempt == 0:
+                events = decider.decide(decider.initial_state, command)
+                if await session.save_alone(stream_id, events, version):
+                    return list(events)
             # No pipeline mode: it saved round trips but cost the API more CPU than they did (README, issue 12).
             async with session.conn.transaction():
-                if new_stream and attempt == 0:
-                    state, version = decider.initial_state, 0
-                else:
+                if events is None:
                     if serialize:
                         await ledger.lock_stream(session.conn, stream_id)
                     state, version = await session.load(decider, stream_id)
-                events = decider.decide(state, command)
+                    events = decider.decide(state, command)
                 await session.save(stream_id, events, version)
             return list(events)
         except ledger.ConcurrencyConflict:

@@ -16,11 +16,13 @@ from ledger.follower import (
 )
 from ledger.store import (
     APPENDED,
+    IF_APPENDED,
     Cursor,
     NewEvent,
     Recorded,
     append,
     lock_stream,
+    quiet,
     read_all,
     read_stream,
     stream_visible,
@@ -29,6 +31,7 @@ from ledger.store import (
 
 __all__ = [
     "APPENDED",
+    "IF_APPENDED",
     "Codec",
     "ConcurrencyConflict",
     "Cursor",
@@ -46,6 +49,7 @@ __all__ = [
     "lead",
     "lock_stream",
     "pause",
+    "quiet",
     "read_all",
     "read_stream",
     "resilient",

@@ -8,6 +8,7 @@ import contextvars
 import functools
 import json
 import re
+import select
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -91,16 +92,25 @@ _CHECK_NEW = """INSERT INTO streams (version, stream_id, tx_id) VALUES (%s, %s, 
     ON CONFLICT DO NOTHING"""
 
 
+#: The condition under which a statement riding along with an append (``append(..., also=...)``) takes effect.
+IF_APPENDED = "EXISTS (SELECT FROM appended)"
+
+
 @functools.lru_cache(maxsize=64)
-def _append_sql(count: int, new_stream: bool) -> str:
+def _append_sql(count: int, new_stream: bool, also: tuple[str, ...] = ()) -> str:
     """The append statement for ``count`` events: scalar parameters (no array round trip through the driver),
-    and only the columns the database makes up come back (the caller already has the rest)."""
+    and only the columns the database makes up come back (the caller already has the rest). Each of ``also``
+    becomes a data-modifying CTE of the same statement."""
     rows = ", ".join(["(%s::uuid, %s, %s::integer, %s, %s::jsonb, %s::jsonb)"] * count)
-    return f"""WITH checked AS ({_CHECK_NEW if new_stream else _CHECK_EXISTING} RETURNING 1)
-INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
+    insert = f"""INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
 SELECT * FROM (VALUES {rows}) AS e(event_id, stream_id, stream_version, type, data, metadata)
 WHERE EXISTS (SELECT FROM checked)
 RETURNING stream_version, position, tx_id::text::bigint, recorded_at"""
+    check = f"WITH checked AS ({_CHECK_NEW if new_stream else _CHECK_EXISTING} RETURNING 1)"
+    if not also:
+        return f"{check}\n{insert}"
+    ctes = "".join(f",\nalso{i} AS ({text})" for i, text in enumerate(also))
+    return f"{check},\nappended AS ({insert}){ctes}\nSELECT * FROM appended"
 
 
 #: True once this context (one API request, say) sent an append: should its connection then be lost, the append
@@ -109,9 +119,18 @@ APPENDED: contextvars.ContextVar[bool] = contextvars.ContextVar("paygate_appende
 
 
 async def append(
-    conn: psycopg.AsyncConnection[Any], stream_id: str, events: Sequence[NewEvent], *, expected_version: int
+    conn: psycopg.AsyncConnection[Any],
+    stream_id: str,
+    events: Sequence[NewEvent],
+    *,
+    expected_version: int,
+    also: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> list[Recorded]:
     """Append ``events`` to ``stream_id`` if it is still at ``expected_version`` (0: the stream is new).
+
+    ``also``: statements (text, parameters) run in the same statement as the append, each written to take
+    effect only ``IF_APPENDED``, so one round trip and no transaction make the whole unit of work atomic. They
+    all see the tables as they were before the statement (PostgreSQL's rule for data-modifying CTEs).
 
     Raises:
         ConcurrencyConflict: the stream has moved on; nothing was written.
@@ -122,8 +141,10 @@ async def append(
     params: list[Any] = [new_version, stream_id] + ([] if expected_version == 0 else [expected_version])
     for version, e in enumerate(events, expected_version + 1):
         params += (e.event_id, stream_id, version, e.type, Jsonb(e.data), Jsonb(e.metadata))
+    for _, extra in also:
+        params += extra
     APPENDED.set(True)
-    cur = await conn.execute(_append_sql(len(events), expected_version == 0), params)
+    cur = await conn.execute(_append_sql(len(events), expected_version == 0, tuple(t for t, _ in also)), params)
     stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
     if not stored:
         raise ConcurrencyConflict(stream_id, expected_version)
@@ -194,6 +215,17 @@ async def lock_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> Non
     never loses, where N optimistic writers would burn up to N rounds of reload-and-retry.
     """
     await conn.execute("SELECT 1 FROM streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
+
+
+def quiet(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Nothing waits to be read on ``conn``. An idle connection whose server has since gone away (shut down,
+    restarted, crashed) has its farewell or end-of-file waiting, so a caller about to send a write it could not
+    take back can first find out, with a statement that writes nothing, that the server is gone."""
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return not readable
 
 
 def version_of(events: Sequence[Recorded]) -> int:

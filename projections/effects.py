@@ -134,6 +134,37 @@ async def execute(conn: psycopg.AsyncConnection[Any], effects: Iterable[Effect])
 
 
 @cache
+def _insert_if_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], condition: str) -> str:
+    return (
+        sql.SQL("INSERT INTO {} ({}) SELECT {} WHERE {} ON CONFLICT ({}) DO NOTHING")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            sql.SQL(condition),
+            sql.SQL(", ").join(map(sql.Identifier, key)),
+        )
+        .as_string(None)
+    )
+
+
+def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[Any, ...]]] | None:
+    """``effects`` as statements (text, parameters) that take effect only under ``condition``, to ride inside
+    another statement; None when they cannot. Only plain inserts of distinct rows can: the parts of one
+    statement all see the tables as they were before it, so a later effect could not see an earlier one."""
+    out, rows = [], set()
+    for e in effects:
+        if type(e) is not Insert or e.then:
+            return None
+        row = (e.table, *map(e.row.__getitem__, e.key))
+        if row in rows:
+            return None
+        rows.add(row)
+        out.append((_insert_if_sql(e.table, tuple(e.row), e.key, condition), tuple(e.row.values())))
+    return out
+
+
+@cache
 def _select_sql(table: str, key: tuple[str, ...], column: str) -> bytes:
     return (
         sql.SQL("SELECT {} FROM {} WHERE {}")

@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
-from ledger import Recorded
-from projections import balances, daily_stats, merchants, orders, payments, refunds, stats, webhook_logs
+from ledger import IF_APPENDED, Recorded
+from projections import balances, daily_stats, effects, merchants, orders, payments, refunds, stats, webhook_logs
 
 #: Read models the API must read its own writes from: applied in the append transaction.
 INLINE: tuple[ModuleType, ...] = (merchants, orders, payments, refunds, webhook_logs)
@@ -29,8 +29,37 @@ TABLES: dict[str, ModuleType] = {
 }
 
 
-async def project_inline(conn: psycopg.AsyncConnection[Any], events: Sequence[Recorded]) -> None:
-    """Apply freshly appended events to every inline read model (the ``Projector`` of command sessions)."""
-    for event in events:
-        for model in INLINE:
-            await model.apply(conn, event)
+class _NeedsRead(Exception):
+    """A rule asked to read the tables: its effects cannot be known before the append."""
+
+
+async def _no_read(table: str, key: dict[str, Any], column: str) -> Any:
+    raise _NeedsRead()
+
+
+class InlineProjector:
+    """The inline read models, as the ``Projector`` of command sessions."""
+
+    async def __call__(self, conn: psycopg.AsyncConnection[Any], events: Sequence[Recorded]) -> None:
+        """Apply freshly appended events to every inline read model."""
+        for event in events:
+            for model in INLINE:
+                await model.apply(conn, event)
+
+    async def riding(self, events: Sequence[Recorded]) -> list[tuple[str, tuple[Any, ...]]] | None:
+        """What ``events`` do to the inline read models, as statements to ride in their append
+        (``ledger.append(..., also=...)``); None when the rules need to read the tables or do more than insert
+        distinct rows. ``events`` are not appended yet: their position, transaction id and time are
+        placeholders, which inline rules never read (tests/unit/test_projection_types.py)."""
+        changes: list[effects.Effect] = []
+        for event in events:
+            for model in INLINE:
+                if event.type in model.TYPES:
+                    try:
+                        changes += await model.changes(event, _no_read)
+                    except _NeedsRead:
+                        return None
+        return effects.riding(changes, IF_APPENDED)
+
+
+project_inline = InlineProjector()

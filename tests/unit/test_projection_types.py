@@ -29,3 +29,11 @@ def test_types_are_the_event_types_the_rules_mention(model: ModuleType) -> None:
 def test_no_projection_reads_metadata(model: ModuleType) -> None:
     tree = ast.parse(inspect.getsource(model))
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "metadata"]
+
+
+@pytest.mark.parametrize("model", projections.INLINE, ids=lambda m: m.NAME)
+def test_no_inline_projection_reads_what_the_database_makes_up(model: ModuleType) -> None:
+    # Their effects are worked out before the append when they ride in it (commands.Session.save_alone).
+    tree = ast.parse(inspect.getsource(model))
+    made_up = {"position", "tx_id", "recorded_at"}
+    assert not [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in made_up]
