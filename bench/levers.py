@@ -5,6 +5,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
                                                       of each process; py-spy of the API (raw) to a temp dir it names
     python bench/levers.py idle [SECONDS]             idle CPU of each process
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
+    python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
+                                                      per command of N orders created, then N payments on them
 """
 
 import asyncio
@@ -13,8 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,8 +29,52 @@ import table
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+async def commands_alone(db: str, n: int) -> None:
+    """The command handler alone, as the API calls it for POST /orders and POST /payments."""
+    import commands
+    import projections
+    from api.ids import new_id, now, stamp
+    from commands import order, payment
+    from commands.usecases import create_payment, load_order
+    from paygate.database import APP_ROLE, apply_schema
+
+    await apply_schema(db)
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        await conn.execute(f"SET ROLE {APP_ROLE}")
+        session = commands.Session(conn, projections.project_inline, {"request_id": "bench"})
+        merchant = str(uuid.uuid4())
+
+        async def make_order() -> str:
+            command = order.CreateOrder(new_id("order_"), merchant, 50_000, "INR", stamp(now()))
+            await commands.handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
+            return command.order_id
+
+        async def pay(order_id: str) -> None:
+            o = await load_order(session, order_id, merchant)
+            at = now()
+            snapshot = payment.OrderSnapshot(o.order_id, o.amount, o.currency, o.paid)
+            command = payment.CreatePayment(
+                new_id("pay_"), merchant, snapshot, "upi", stamp(at), at.year, at.month, vpa="bench@okbank"
+            )
+            await create_payment(session, command)
+
+        for _ in range(200):  # warm-up: statement caches, prepared statements
+            await pay(await make_order())
+        for name, step in (("create an order", None), ("create a payment (order loaded first)", "pay")):
+            made = [await make_order() for _ in range(n)] if step else []
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(n):
+                await (pay(made[i]) if step else make_order())
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(f"{name}: {cpu * 1e6 / n:.0f} us CPU, {wall * 1e6 / n:.0f} us wall per command (n={n})")
+
+
 def main() -> None:
     what, args = sys.argv[1], sys.argv[2:]
+    if what == "command":
+        with core.fresh_database(PG, "levers") as db:
+            asyncio.run(commands_alone(db, int(args[0]) if args else 2000))
+        return
     rd = "redis://127.0.0.1:6379/15" if "--redis" not in args else args[args.index("--redis") + 1]
     args = [a for a in args if a != "--redis" and a != rd]
     redis.Redis.from_url(rd).flushdb()
