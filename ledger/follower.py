@@ -31,11 +31,13 @@ class Wakeup:
         await conn.execute(f"LISTEN {CHANNEL}")
         return cls(conn)
 
-    async def wait(self, timeout: float) -> None:
-        gen = self._conn.notifies(timeout=timeout, stop_after=1)
-        async for _ in gen:
-            pass
+    async def wait(self, timeout: float) -> bool:
+        """True if a notification came (or had come meanwhile), False on the timeout."""
+        came = False
+        async for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            came = True
         await asyncio.sleep(0)
+        return came
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> bool:
@@ -123,6 +125,13 @@ async def resilient(
         await pause(stop, delay)
 
 
+#: After a wake-up that found nothing to read, look again after this long, then twice that, ... up to
+#: ``HELD_BACK_MAX_S``. An event that woke us can still be hidden behind an older transaction that has not
+#: finished (``read_all`` reads only below the oldest one in flight), and that transaction may end without
+#: sending a wake-up of its own (it appended nothing): without these looks the event waited for ``poll_s``.
+HELD_BACK_S = 0.005
+HELD_BACK_MAX_S = 0.2
+
 #: What a leader does once per batch; given the leader's epoch, returns how much it did (0: nothing to do).
 Batch = Callable[[int], Awaitable[int]]
 #: Called once leadership is taken, on the leader's connection; returns the new epoch (the fencing token).
@@ -169,16 +178,21 @@ async def follow(
                 epoch = await claim(leader) if claim else 0
                 log.info(f"{name}.leading", epoch=epoch)
                 wakeup = await Wakeup.listen(leader) if wake_on_events else None
+                held_back: float | None = None  # the next short look after a fruitless wake-up
                 while not stop.is_set():
                     if not await holds(leader, name):
                         raise LostLeadership(name)
                     if done := await batch(epoch):
+                        held_back = None
                         if fill and done < fill[0]:
                             await pause(stop, fill[1])
                         continue
                     wait = await idle_s() if idle_s else poll_s
+                    if held_back is not None:
+                        wait, held_back = min(wait, held_back), (held_back * 2 if held_back < HELD_BACK_MAX_S else None)
                     if wakeup:
-                        await wakeup.wait(wait)
+                        if await wakeup.wait(wait):
+                            held_back = HELD_BACK_S
                     else:
                         await pause(stop, wait)
             finally:

@@ -1,0 +1,69 @@
+"""A follower woken for an event it cannot read yet (an older transaction is still open, so ``read_all`` holds
+the event back) looks again shortly, instead of waiting out its poll, when that transaction ends without a
+wake-up of its own. Real PostgreSQL, a real NOTIFY."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+from storekit import app_connection, new_event, new_stream, owner_connection
+
+import ledger
+from ledger.wakeups import CHANNEL
+from paygate.database import make_pool
+from paygate.settings import Settings
+
+#: Longer than the test waits: an event seen at all was seen by a short look, not by the poll.
+POLL_S = 120.0
+
+
+async def test_an_event_held_back_by_an_older_transaction_is_read_soon_after_it_ends(store: str) -> None:
+    settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
+    sid = new_stream()
+    seen: list[ledger.Recorded] = []
+    cursor = ledger.Cursor()
+    batches = 0
+
+    async with make_pool(settings, store, max_size=3) as pool, owner_connection(store) as older:
+        async with app_connection(store) as conn:
+            async with conn.transaction():
+                await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
+
+        async def batch(_epoch: int) -> int:
+            nonlocal cursor, batches
+            batches += 1
+            async with pool.connection() as c:
+                events = await ledger.read_all(c, cursor, 1000)
+            if events:
+                cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
+            seen.extend(e for e in events if e.stream_id == sid)
+            return len(events)
+
+        stop = asyncio.Event()
+        follower = asyncio.create_task(ledger.follow(pool, "held-back-test", stop, batch, poll_s=POLL_S))
+        try:
+            # Let the follower drain what is there and settle into its wait.
+            await asyncio.wait_for(_until(lambda: bool(cursor.tx_id)), 30)
+            await older.execute("BEGIN")
+            await older.execute("SELECT pg_current_xact_id()")  # an xid older than the append's
+            async with app_connection(store) as conn:
+                async with conn.transaction():
+                    await ledger.append(conn, sid, [new_event(1)], expected_version=0)
+                before = batches
+                await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+            # Woken, it reads while the older transaction still hides the event...
+            await asyncio.wait_for(_until(lambda: batches > before), 30)
+            assert not seen
+            await older.execute("COMMIT")  # ...which then ends without a wake-up
+            await asyncio.wait_for(_until(lambda: bool(seen)), 30)
+        finally:
+            stop.set()
+            follower.cancel()  # it may be in a wait of POLL_S for a notification, which a stop does not cut short
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+    assert [e.stream_id for e in seen] == [sid]
+
+
+async def _until(check: Any) -> None:
+    while not check():
+        await asyncio.sleep(0.01)
