@@ -9,6 +9,7 @@ restarting, say), polls exactly as Dramatiq does: the bell only ever shortens a 
 most ``IDLE_S`` of pick-up.
 """
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
@@ -51,8 +52,8 @@ class Doorbell:
 
     def _listen(self) -> None:
         while True:
+            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
             try:
-                pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
                 pubsub.subscribe(self._channel)
                 for message in pubsub.listen():
                     if message["type"] == "subscribe":
@@ -62,6 +63,9 @@ class Doorbell:
                             self._bells[message["data"].decode()].set()
             except redis.RedisError:
                 pass
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()  # its connection is broken: do not leave it to the pool
             self.listening.clear()
             with self._lock:
                 for bell in self._bells.values():
