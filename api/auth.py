@@ -2,7 +2,6 @@
 
 import base64
 import binascii
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,7 @@ import structlog
 from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 
+from api.expiring import MISSING, Expiring
 from api.ratelimit import FailureLimiter, TooManyFailures
 from commands.errors import Unauthenticated
 from ledger import vault
@@ -65,24 +65,13 @@ class Authenticator:
         limiter: FailureLimiter | None = None,
         first_try: FailureLimiter | None = None,
     ) -> None:
-        self._ttl = ttl_s
-        self._max_keys = max_keys
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._cache: Expiring[dict[str, Any] | None] = Expiring(ttl_s, max_keys)
         self._limiter = limiter
         self._first_try = first_try
 
     def __len__(self) -> int:
         """How many keys are cached."""
         return len(self._cache)
-
-    def _remember(self, key: str, row: dict[str, Any] | None) -> tuple[float, dict[str, Any] | None]:
-        now = time.monotonic()
-        if len(self._cache) >= self._max_keys:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] >= now}
-            if len(self._cache) >= self._max_keys:
-                self._cache.clear()
-        self._cache[key] = entry = (now + self._ttl, row)
-        return entry
 
     async def merchant(
         self, conn: psycopg.AsyncConnection[Any], headers: Headers, client: str | None = None
@@ -106,10 +95,10 @@ class Authenticator:
         if pair is None:
             raise Unauthenticated()
         key, secret = pair
-        hit = self._cache.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            hit = self._remember(key, await merchants.by_api_key(conn, key))
-        row = hit[1]
+        row = self._cache.get(key)
+        if row is MISSING:
+            row = await merchants.by_api_key(conn, key)
+            self._cache.put(key, row)
         # Compare in constant time, and compare even for an unknown key so timing does not tell keys apart.
         right = vault.current().matches(secret, row["secret_hash"] if row else None)
         if not right or row is None or not row["is_active"]:

@@ -14,7 +14,9 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-#: Most names remembered as not exhausted: a flood of new addresses or keys cannot grow the process without end.
+from api.expiring import MISSING, Expiring
+
+#: Most names remembered as not exhausted at once.
 MAX_CLEAN = 10_000
 
 
@@ -46,9 +48,8 @@ class FailureLimiter:
         storage = RedisStorage(storage_uri(redis_url), implementation="redispy", key_prefix=prefix)
         self._limiter = MovingWindowRateLimiter(storage)
         self._item = RateLimitItemPerMinute(per_minute)
-        self._clean_s = clean_s
-        #: name -> monotonic time until which it counts as not exhausted; bounded like the auth cache.
-        self._clean: dict[str, float] = {}
+        #: Names recently found not exhausted (the value is unused).
+        self._clean: Expiring[bool] = Expiring(clean_s, MAX_CLEAN)
 
     @staticmethod
     def _id(name: str) -> str:
@@ -57,16 +58,11 @@ class FailureLimiter:
     async def blocked(self, names: Sequence[str]) -> int | None:
         """Seconds until every one of ``names`` may fail again, or None if none of them is exhausted."""
         waits = []
-        now = time.monotonic()
         for name in names:
-            if self._clean.get(name, 0.0) > now:
+            if self._clean.get(name) is not MISSING:
                 continue
             if await self._limiter.test(self._item, self._id(name)):
-                if len(self._clean) >= MAX_CLEAN:
-                    self._clean = {n: t for n, t in self._clean.items() if t > now}
-                    if len(self._clean) >= MAX_CLEAN:
-                        self._clean.clear()
-                self._clean[name] = now + self._clean_s
+                self._clean.put(name, True)
                 continue
             stats = await self._limiter.get_window_stats(self._item, self._id(name))
             waits.append(max(1, math.ceil(stats.reset_time - time.time())))
@@ -75,5 +71,5 @@ class FailureLimiter:
     async def failed(self, names: Sequence[str]) -> None:
         """Count one failure against each of ``names`` (past the allowance it stays exhausted)."""
         for name in names:
-            self._clean.pop(name, None)
+            self._clean.discard(name)
             await self._limiter.hit(self._item, self._id(name))

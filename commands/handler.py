@@ -40,13 +40,16 @@ class Session:
         events = [CODEC.decode(r.type, r.data) for r in past]
         return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
 
+    def _encode(self, events: Sequence[Any]) -> list[ledger.NewEvent]:
+        return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+
     async def save(self, stream_id: str, events: Sequence[Any], expected_version: int) -> list[ledger.Recorded]:
         """Append decided events and project them, in the caller's transaction.
 
         Raises:
             ledger.ConcurrencyConflict: the stream moved on since it was loaded.
         """
-        new = [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+        new = self._encode(events)
         recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version)
         await self.project(self.conn, recorded)
         return recorded
@@ -62,7 +65,7 @@ class Session:
         """
         if not ledger.quiet(self.conn):
             return False
-        new = [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+        new = self._encode(events)
         pending = [
             ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
             for v, e in enumerate(new, expected_version + 1)

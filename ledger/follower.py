@@ -189,7 +189,8 @@ async def follow(
                         continue
                     wait = await idle_s() if idle_s else poll_s
                     if held_back is not None:
-                        wait, held_back = min(wait, held_back), (held_back * 2 if held_back < HELD_BACK_MAX_S else None)
+                        wait = min(wait, held_back)
+                        held_back = held_back * 2 if held_back < HELD_BACK_MAX_S else None
                     if wakeup:
                         if await wakeup.wait(wait):
                             held_back = HELD_BACK_S
