@@ -5,6 +5,7 @@ idempotent, so a duplicate costs a little work and changes nothing.
 """
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,10 +17,17 @@ from psycopg_pool import AsyncConnectionPool
 import ledger
 from projections import checkpoints, quarantine
 from workers import fanout, refunds
+from workers.broker import Broker
 from workers.payments import delay_ms
 
 log = structlog.get_logger(__name__)
 NAME = "dispatcher"
+#: Events read per batch.
+BATCH = 1000
+#: After a batch that was not full, wait this long for more events: a batch pays its leadership check, reads,
+#: enqueue round trip and checkpoint however few events it holds. The first event after a quiet spell is
+#: dispatched at once; under load an event waits at most this long.
+GATHER_S = 0.01
 
 #: (actor name, args, delay in ms) for one job.
 Job = tuple[str, tuple[Any, ...], int]
@@ -80,7 +88,7 @@ async def dispatch_batch(
     pool: AsyncConnectionPool[Any],
     actors: dict[str, dramatiq.Actor[Any, Any]],
     settings: Any,
-    batch: int = 1000,
+    batch: int = BATCH,
     epoch: int | None = None,
 ) -> int:
     """Schedule the webhook deliveries the next batch of events owes, enqueue its jobs (the first attempts of
@@ -126,9 +134,16 @@ def log_contexts(events: list[ledger.Recorded]) -> dict[str, dict[str, Any]]:
 def _enqueue(
     actors: dict[str, dramatiq.Actor[Any, Any]], jobs: list[Job], contexts: dict[str, dict[str, Any]] | None = None
 ) -> None:
-    for name, args, delay in jobs:
-        ctx = (contexts or {}).get(args[0]) if args and isinstance(args[0], str) else None
-        actors[name].send_with_options(args=args, kwargs={"log_ctx": ctx} if ctx else None, delay=delay or None)
+    with _batch(actors):
+        for name, args, delay in jobs:
+            ctx = (contexts or {}).get(args[0]) if args and isinstance(args[0], str) else None
+            actors[name].send_with_options(args=args, kwargs={"log_ctx": ctx} if ctx else None, delay=delay or None)
+
+
+def _batch(actors: dict[str, dramatiq.Actor[Any, Any]]) -> contextlib.AbstractContextManager[None]:
+    """One pipeline for the enqueues of a batch, when the actors' broker has one (it always has in a run)."""
+    broker = next(iter(actors.values())).broker if actors else None
+    return broker.batch() if isinstance(broker, Broker) else contextlib.nullcontext()
 
 
 async def run(
@@ -147,4 +162,4 @@ async def run(
     async def batch(epoch: int) -> int:
         return await dispatch_batch(pool, actors, settings, epoch=epoch)
 
-    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim)
+    await ledger.follow(pool, NAME, stop, batch, poll_s=poll_s, claim=claim, fill=(BATCH, GATHER_S))

@@ -103,3 +103,42 @@ def test_the_listener_resubscribes_after_losing_its_connection(broker: Broker, r
     broker.enqueue(message())
     t.join(LONG_S / 4)
     assert not t.is_alive()
+
+
+def test_a_batch_sends_its_messages_in_one_go_and_rings_each_queue_once(broker: Broker, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(broker.channel)
+    queue, delayed = f"{NAMESPACE}:doorbell-test", f"{NAMESPACE}:doorbell-test.DQ"
+    with broker.batch():
+        for _ in range(5):
+            broker.enqueue(message())
+        broker.enqueue(message(), delay=60_000)
+        assert client.llen(queue) == 0 and client.llen(delayed) == 0, "sent before the batch ended"
+    assert (client.llen(queue), client.llen(delayed)) == (5, 1)
+    rings = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(rings) < 3:
+        if got := listener.get_message(timeout=0.2):
+            rings.append(got["data"].decode())
+    assert sorted(rings) == ["doorbell-test", "doorbell-test.DQ"], rings
+    # The messages are Dramatiq's own: a consumer takes them as if sent one by one.
+    consumer = broker.consume("doorbell-test")
+    taken: list[Any] = []
+    deadline = time.monotonic() + 30
+    while len(taken) < 5 and time.monotonic() < deadline:
+        if (m := next(consumer)) is not None:  # None: nothing fetched within the consumer's timeout
+            taken.append(m)
+            consumer.ack(m)  # it holds one at a time (prefetch 1)
+    assert [m.actor_name for m in taken] == ["noop"] * 5
+    consumer.close()
+
+
+def test_a_batch_that_raises_sends_nothing(broker: Broker, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    with pytest.raises(RuntimeError), broker.batch():
+        broker.enqueue(message())
+        raise RuntimeError("the dispatcher's batch failed")
+    assert client.llen(f"{NAMESPACE}:doorbell-test") == 0
+    broker.enqueue(message())  # and the broker enqueues one by one again afterwards
+    assert client.llen(f"{NAMESPACE}:doorbell-test") == 1
