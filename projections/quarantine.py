@@ -52,11 +52,12 @@ async def apply_all(
 ) -> list[T]:
     """``apply_many(events)`` in one savepoint; if it fails, each event again in a savepoint of its own, the
     ones that fail quarantined for ``follower``. The whole batch first: a savepoint per event would cost two
-    round trips each on the hot path, and a poison event is rare."""
+    round trips each on the hot path, and a poison event is rare. The whole batch runs in pipeline mode: its
+    statements go out without waiting for each other's results (one that reads waits for what came before)."""
     if not events:
         return []
     try:
-        async with conn.transaction():
+        async with conn.pipeline(), conn.transaction():
             return await apply_many(conn, events)
     except _TRANSIENT:
         raise
