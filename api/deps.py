@@ -92,7 +92,7 @@ async def _idempotent(
 IdempotencyDep = Annotated[IdempotentRequest, Depends(_idempotent)]
 
 
-def _as_of(
+async def _as_of(
     as_of: str | None = Query(
         None, max_length=64, description="ISO 8601 time: the object as it stood then, folded from its events"
     ),

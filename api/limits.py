@@ -85,7 +85,7 @@ class BodyLimit:
         if too_deep(body):
             await self._refuse(send, 400, f"Request body must not nest deeper than {MAX_DEPTH} levels")
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     @staticmethod
     async def _refuse(send: Send, status: int, description: str) -> None:
@@ -94,7 +94,8 @@ class BodyLimit:
         await send(body)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with ``body`` given first, in one message, as if it had not been read yet."""
     sent = False
 
     async def replay() -> Message:

@@ -9,7 +9,7 @@ import redis
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from api import errors, openapi
+from api import errors, hotpath, openapi
 from api.auth import Authenticator
 from api.guard import RefuseNul
 from api.ids import now
@@ -45,8 +45,10 @@ def create_app(
     make_pool: Callable[[], AsyncConnectionPool[Any]],
     *,
     clock: Callable[[], datetime] = now,
+    hot_routes: bool = True,
 ) -> FastAPI:
-    """The API on the given settings, Redis and database pool factory (and clock, which tests may move)."""
+    """The API on the given settings, Redis and database pool factory (and clock, which tests may move).
+    ``hot_routes=False`` leaves every request to FastAPI's own routes (api.hotpath), for comparison."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +105,8 @@ def create_app(
         app.include_router(router)
     if not settings.production:  # evaluators' helpers: never served in production
         app.include_router(testing.router)
+    if hot_routes:
+        hotpath.install(app)
     app.add_middleware(AllowedMethods, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNul)

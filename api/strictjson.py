@@ -31,18 +31,19 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def check_body(content_type: str | None, body: bytes) -> None:
-    """Raises ValidationFailed for a body that is not sent as JSON or names a key twice."""
+def check_body(content_type: str | None, body: bytes) -> Any:
+    """Raises ValidationFailed for a body that is not sent as JSON or names a key twice; returns the parsed
+    body (None for an empty or malformed one, which FastAPI's own parse reports)."""
     if not body.strip():
-        return
+        return None
     if not is_json(content_type or ""):
         raise ValidationFailed("Content-Type must be application/json")
     try:
-        json.loads(body, object_pairs_hook=_no_duplicates)
+        return json.loads(body, object_pairs_hook=_no_duplicates)
     except DuplicateKey:
         raise ValidationFailed("Request body must not repeat a key") from None
     except (ValueError, RecursionError):
-        return  # malformed JSON: FastAPI's own parse reports it
+        return None
 
 
 class StrictJsonRoute(APIRoute):
