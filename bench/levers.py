@@ -1,8 +1,10 @@
 """The small measurements behind the README's "before and after of each lever", against `paygate run` in test
 mode with a 600 s processing delay (fresh database, Redis at --redis). Not a test; prints figures.
 
-    python bench/levers.py cpu [SETTING=VALUE ...]    wrk POST /payments 6 s: req/s, p99, CPU ms per request
-                                                      of each process; py-spy of the API (raw) to a temp dir it names
+    python bench/levers.py cpu [PART] [SETTING=VALUE ...]
+                                                      wrk POST /payments 6 s: req/s, p99, CPU ms per request
+                                                      of each process; py-spy of PART (default api; raw) to
+                                                      a temp dir it names
     python bench/levers.py idle [SECONDS]             idle CPU of each process
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
@@ -101,17 +103,18 @@ def main() -> None:
                     print(f"API_WORKERS={args[0]} R={r:.0f} {mode}: {f['rps']:.0f}/s ({f['rps'] / r:.3f} R),"
                           f" p99 {f['p99_ms']:.0f} ms")  # fmt: skip
                 return
-            api = [p for p in procs if table.part_name(p).startswith("api")][-1]
-            spy = None
+            part = next((a for a in args if "=" not in a), "api")
+            spied = [p for p in procs if table.part_name(p).startswith(part)][-1]
+            spy, profile = None, work / f"{part}-profile.txt"
             if shutil.which("py-spy"):
-                cmd = ["py-spy", "record", "-p", str(api.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
-                spy = subprocess.Popen([*cmd, "-o", str(work / "api-profile.txt")], stdout=subprocess.DEVNULL)
+                cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
+                spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             before = {table.part_name(p): table.cpu_s([p]) for p in procs}
             f = table.wrk(url, "pay", made, 6, work)
             after = {table.part_name(p): table.cpu_s([p]) for p in procs}
             if spy:
                 spy.wait()
-                print(f"py-spy profile of the API: {work / 'api-profile.txt'}")
+                print(f"py-spy profile of {table.part_name(spied)}: {profile}")
             print(f"POST /api/v1/payments: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
             for name, cpu in after.items():
                 print(f"  {name}: {(cpu - before[name]) * 1000 / f['requests']:.2f} ms CPU per request")
