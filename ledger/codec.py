@@ -4,6 +4,7 @@ Rows store each class's stable ``TYPE`` string (``"payment.created.v1"``), never
 modules can move freely; an old version is upcast when read and never rewritten.
 """
 
+import copy
 import dataclasses
 import types
 import typing
@@ -32,7 +33,9 @@ class Codec:
         self._tuples = {type_: _tuple_fields(cls) for type_, cls in self._classes.items()}
 
     def encode(self, event: DomainEvent) -> tuple[str, dict[str, Any]]:
-        return event.TYPE, dataclasses.asdict(event)
+        """The event's type and fields as a new dict, as ``dataclasses.asdict`` gives them (a copy all the way
+        down), without its deep copy of every plain value (a fifth of a payment's encoding)."""
+        return event.TYPE, {f.name: _copied(getattr(event, f.name)) for f in dataclasses.fields(event)}
 
     def decode(self, type_: str, data: dict[str, Any]) -> Any:
         while type_ in self._upcasters:
@@ -47,6 +50,21 @@ class Codec:
 
     def knows(self, type_: str) -> bool:
         return type_ in self._classes or type_ in self._upcasters
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return copy.deepcopy(value)
 
 
 def _is_tuple(hint: Any) -> bool:

@@ -88,6 +88,20 @@ def test_every_event_survives_encoding_to_json_and_back(cls: type[Any], data: st
     assert CODEC.decode(type_, json.loads(json.dumps(body))) == event
 
 
+@pytest.mark.parametrize("cls", EVENTS, ids=lambda c: c.TYPE)
+@settings(max_examples=25)
+@given(data=st.data())
+def test_encoding_gives_what_asdict_gives_and_shares_nothing_with_the_event(
+    cls: type[Any], data: st.DataObject
+) -> None:
+    event = data.draw(instances(cls))
+    _, body = CODEC.encode(event)
+    assert body == dataclasses.asdict(event)
+    for name, value in body.items():
+        if isinstance(value, dict | list):
+            assert value is not getattr(event, name), f"{name} is the event's own object"
+
+
 @dataclasses.dataclass(frozen=True)
 class Tagged:
     TYPE = "thing.tagged.v1"
