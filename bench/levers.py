@@ -9,6 +9,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
                                                       per command of N orders created, then N payments on them
+    python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
+                                                      with ASGI messages, hot routes on and off (api.hotpath),
+                                                      N each of POST /orders, POST /payments, GET /payments/{id}
 """
 
 import asyncio
@@ -19,6 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -71,8 +75,91 @@ async def commands_alone(db: str, n: int) -> None:
             print(f"{name}: {cpu * 1e6 / n:.0f} us CPU, {wall * 1e6 / n:.0f} us wall per command (n={n})")
 
 
+async def asgi_alone(db: str, rd: str, n: int) -> None:
+    """The app as uvicorn calls it, minus the server: where its CPU per request goes is the app's own."""
+    import base64
+    from functools import partial
+
+    import orjson
+
+    from api.logging import configure
+    from api.main import create_app
+    from paygate.database import make_pool
+    from paygate.settings import Settings
+
+    settings = Settings(database_url=db, redis_url=rd, test_mode=True, _env_file=None)  # type: ignore[call-arg]
+    configure(settings.log_level)
+    auth = b"Basic " + base64.b64encode(f"{settings.test_api_key}:{settings.test_api_secret}".encode())
+
+    async def call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        headers = [(b"host", b"bench"), (b"authorization", auth), (b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]  # fmt: skip
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": headers, "client": ("127.0.0.1", 5000), "server": ("bench", 80)}  # fmt: skip
+        sent: list[Any] = []
+        given = False
+
+        async def receive() -> Any:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # no disconnect while the request runs
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    async def order(app: Any) -> str:
+        status, body = await call(app, "POST", "/api/v1/orders", b'{"amount": 50000, "currency": "INR"}')
+        assert status == 201, body
+        return str(orjson.loads(body)["id"])
+
+    async def pay(app: Any, order_id: str) -> str:
+        body = orjson.dumps({"order_id": order_id, "method": "upi", "vpa": "bench@okbank"})
+        status, answer = await call(app, "POST", "/api/v1/payments", body)
+        assert status == 201, answer
+        return str(orjson.loads(answer)["id"])
+
+    async def read(app: Any, payment_id: str) -> None:
+        status, body = await call(app, "GET", f"/api/v1/payments/{payment_id}")
+        assert status == 200, body
+
+    async def measure(app: Any) -> list[str]:
+        for _ in range(100):  # warm-up
+            await read(app, await pay(app, await order(app)))
+        orders = [await order(app) for _ in range(n)]
+        pays = [await pay(app, o) for o in [await order(app) for _ in range(n)]]
+        steps = {
+            "POST /orders": lambda i: order(app),
+            "POST /payments": lambda i: pay(app, orders[i]),
+            "GET /payments/{id}": lambda i: read(app, pays[i]),
+        }
+        figures = []
+        for name, step in steps.items():
+            cpu = time.process_time()
+            for i in range(n):
+                await step(i)
+            figures.append(f"{name} {(time.process_time() - cpu) * 1e6 / n:,.0f} us")
+        return figures
+
+    for hot in (False, True, False, True):
+        app = create_app(settings, rd, partial(make_pool, settings, db), hot_routes=hot)
+        async with app.router.lifespan_context(app):
+            figures = await measure(app)
+        print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
+
+
 def main() -> None:
     what, args = sys.argv[1], sys.argv[2:]
+    if what == "asgi":
+        redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+        with core.fresh_database(PG, "levers") as db:
+            asyncio.run(asgi_alone(db, "redis://127.0.0.1:6379/15", int(args[0]) if args else 2000))
+        return
     if what == "command":
         with core.fresh_database(PG, "levers") as db:
             asyncio.run(commands_alone(db, int(args[0]) if args else 2000))
