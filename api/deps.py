@@ -5,6 +5,7 @@ CPU per request than the dependency itself.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,8 +23,16 @@ from api.schemas import MAX_SKIP
 from commands.errors import ValidationFailed
 
 
+def connection(request: Request) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+    """A pooled connection for the request, through the outage breaker."""
+    cm: AbstractAsyncContextManager[psycopg.AsyncConnection[Any]] = request.app.state.breaker.connection(
+        request.app.state.pool
+    )
+    return cm
+
+
 async def _conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with request.app.state.breaker.connection(request.app.state.pool) as conn:
+    async with connection(request) as conn:
         yield conn
 
 

@@ -11,9 +11,7 @@ validation, a query string, a malformed body) it hands, untouched, to the router
 it as always. The documented API (OpenAPI) is the routes' own, unchanged.
 """
 
-import re
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -35,12 +33,6 @@ _HANDED_ON = "paygate.handed_on"
 
 #: Answers the request, or None to hand it to the router's own route.
 Handler = Callable[[Request], Awaitable[Response | None]]
-
-
-@asynccontextmanager
-async def _connection(request: Request) -> Any:
-    async with request.app.state.breaker.connection(request.app.state.pool) as conn:
-        yield conn
 
 
 async def _body(request: Request, model: type[BaseModel]) -> Any:
@@ -65,21 +57,21 @@ async def _writer(request: Request, conn: psycopg.AsyncConnection[Any]) -> tuple
 async def create_payment(request: Request) -> Response | None:
     if (body := await _body(request, PaymentCreate)) is None:
         return None
-    async with _connection(request) as conn:
+    async with deps.connection(request) as conn:
         return await payments.create(body, *await _writer(request, conn))
 
 
 async def create_order(request: Request) -> Response | None:
     if (body := await _body(request, OrderCreate)) is None:
         return None
-    async with _connection(request) as conn:
+    async with deps.connection(request) as conn:
         return await orders.create_order(body, *await _writer(request, conn), request.app.state.settings)
 
 
 async def get_payment(request: Request) -> Response | None:
     if request.scope["query_string"]:  # ?as_of=, or anything FastAPI would have to look at
         return None
-    async with _connection(request) as conn:
+    async with deps.connection(request) as conn:
         merchant = await deps._merchant(request, conn)
         return await payments.get_payment(request.path_params["payment_id"], merchant, conn, None)
 
@@ -91,12 +83,11 @@ class HotRoute(BaseRoute):
         self.method = next(iter(route.methods or ()))  # one each: POST or GET
         self.route = route
         self.handler = handler
-        self.path: re.Pattern[str] = route.path_regex
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != self.method or _HANDED_ON in scope:
             return Match.NONE, {}
-        found = self.path.match(scope["path"])
+        found = self.route.path_regex.match(scope["path"])
         if found is None:
             return Match.NONE, {}
         return Match.FULL, {"route": self.route, "endpoint": self.route.endpoint, "path_params": found.groupdict()}

@@ -82,6 +82,7 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
 
     import orjson
 
+    from api.limits import replay
     from api.logging import configure
     from api.main import create_app
     from paygate.database import make_pool
@@ -98,19 +99,14 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
                  "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
                  "headers": headers, "client": ("127.0.0.1", 5000), "server": ("bench", 80)}  # fmt: skip
         sent: list[Any] = []
-        given = False
 
-        async def receive() -> Any:
-            nonlocal given
-            if not given:
-                given = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # no disconnect while the request runs
+        async def no_disconnect() -> Any:
+            await asyncio.Event().wait()
 
         async def send(message: Any) -> None:
             sent.append(message)
 
-        await app(scope, receive, send)
+        await app(scope, replay(body, no_disconnect), send)
         return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
     async def order(app: Any) -> str:

@@ -82,7 +82,7 @@ class Broker(RedisBroker):
         return self.scripts["dispatch"](args=args, keys=[self.namespace], client=batch[0])
 
 
-def make_broker(redis_url: str, poll_ms: int = 100) -> RedisBroker:
+def make_broker(redis_url: str, poll_ms: int = 100) -> Broker:
     """Build the broker and make it Dramatiq's global one, before any actor is declared."""
     broker = Broker(url=redis_url, namespace=NAMESPACE, heartbeat_timeout=15_000, poll_ms=poll_ms)
     broker.add_middleware(AsyncIO())
