@@ -12,13 +12,20 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
+    python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
+                                                      a burst of N payments (default 1000), each until its
+                                                      payment.success arrives: rate, p50, CPU ms per payment
+                                                      of each process, events per payment by type; py-spy of
+                                                      PART (default worker; raw) to a temp dir it names
 """
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -149,8 +156,112 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
         print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
 
 
+async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, float]]:
+    """``n`` payments at once, each until its payment.success webhook arrives: (seconds, p50 seconds, CPU seconds
+    of each process before the burst)."""
+    import httpx
+    from webhooks import AUTH, Client, Receiver, orders, pay, pct, stages
+
+    server = await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", 0, backlog=4096)
+    Receiver.port = server.sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as setup:  # every event (the default)
+        (
+            await setup.put("/api/v1/webhooks/config", json={"url": f"http://127.0.0.1:{Receiver.port}/hook"})
+        ).raise_for_status()
+    client = Client(url, 100)
+    try:
+        for order_id in await orders(client, 20):  # warm-up
+            await Receiver.wait((await pay(client, order_id))[0])
+        todo = await orders(client, n)
+        before = {name: table.cpu_s([p]) for name, p in procs.items()}
+        began, began_wall = time.perf_counter(), time.time()
+        paid = await asyncio.gather(*(pay(client, order_id) for order_id in todo))
+        arrived = [await Receiver.wait(payment_id, timeout=300) for payment_id, _ in paid]
+    finally:
+        await client.close()
+        server.close()
+    latencies = [at - started for at, (_, started) in zip(arrived, paid, strict=True)]
+    for stage, xs in stages(db, [p for p, _ in paid], began_wall).items():
+        print(f"  {stage:<10} p50 {pct(xs, 50):6.2f} s   last {max(xs):6.2f} s   ({len(xs)})")
+    return max(arrived) - began, pct(latencies, 50), before
+
+
+def machine_busy_s() -> float:
+    import psutil
+
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq)
+
+
+def sample_waits(db: str, waits: dict[str, int], stop: threading.Event) -> None:
+    """Counts of what the database's other backends are doing, every 20 ms until ``stop``."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        while not stop.wait(0.02):
+            rows = conn.execute(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IS NOT NULL"
+            ).fetchall()
+            waits["samples"] = waits.get("samples", 0) + 1
+            for state, kind, event in rows:
+                key = f"{state}/{kind or 'cpu'}:{event or '-'}" if state != "idle" else "idle"
+                waits[key] = waits.get(key, 0) + 1
+
+
+def e2e(part: str, n: int) -> None:
+    import psutil
+    import webhooks
+
+    work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
+    with core.fresh_database(PG, "levers") as db, webhooks.own_redis(work) as rd:
+        gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
+        try:
+            gateway.start()
+            procs = {name: psutil.Process(p.pid) for name, p in gateway.procs.items()}
+            spy, profile = None, work / f"{part}-profile.txt"
+            if shutil.which("py-spy"):
+                cmd = ["py-spy", "record", "-p", str(procs[part].pid), "-r", "200", "-f", "raw", "--nonblocking"]
+                spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
+            waits: dict[str, int] = {}
+            sampling = threading.Event()
+            threading.Thread(target=sample_waits, args=(db, waits, sampling), daemon=True).start()
+            with psycopg.connect(db) as conn:
+                start = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
+            busy_before = machine_busy_s()
+            seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
+            busy_after = machine_busy_s()
+            after = {name: table.cpu_s([p]) for name, p in procs.items()}
+            sampling.set()
+            if spy:
+                spy.send_signal(2)
+                spy.wait()
+                print(f"py-spy profile of {part}: {profile}")
+            with psycopg.connect(db) as conn:
+                counts = conn.execute(
+                    "SELECT type, count(*) FROM events WHERE position > %s GROUP BY type ORDER BY 2 DESC", (start,)
+                ).fetchall()
+            print(f"burst of {n}: {n / seconds:.0f} payments/s end to end, p50 {p50 * 1000:.0f} ms")
+            for name, cpu in after.items():
+                print(f"  {name}: {(cpu - before[name]) * 1000 / n:.2f} ms CPU per payment")
+            print(f"  all: {(sum(after.values()) - sum(before.values())) * 1000 / n:.2f} ms CPU per payment")
+            samples = max(1, waits.pop("samples", 1))
+            busiest = sorted(waits.items(), key=lambda kv: -kv[1])[:8]
+            print("  gateway backends, mean count by state/wait (every 20 ms): "
+                  + ", ".join(f"{k} {v / samples:.1f}" for k, v in busiest))  # fmt: skip
+            print(
+                f"  machine: {(busy_after - busy_before) / seconds:.2f} of {os.cpu_count()} cores busy during the burst"
+            )
+            print(f"  events per payment: {sum(c for _, c in counts) / n:.1f}: "
+                  + ", ".join(f"{t} {c / n:.2f}" for t, c in counts))  # fmt: skip
+        finally:
+            gateway.stop()
+
+
 def main() -> None:
     what, args = sys.argv[1], sys.argv[2:]
+    if what == "e2e":
+        part = next((a for a in args if not a.isdigit()), "worker")
+        e2e(part, int(next((a for a in args if a.isdigit()), "1000")))
+        return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
         with core.fresh_database(PG, "levers") as db:

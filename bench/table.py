@@ -10,8 +10,8 @@ Then, in order:
   in test mode with a 600 s processing delay: idle CPU over 60 s, then wrk (2 threads, 32 connections, 2 s
   warm-up, 6 s measured) on POST /api/v1/payments over 200 orders, GET /api/v1/payments/{id}, POST
   /api/v1/orders, then the RSS of each process;
-- end to end (delay 0, a webhook URL set): 200 payments from 20 clients, a burst of 2,000, decisions/s and
-  webhooks/s, then the RSS of each process.
+- end to end (delay 0, a webhook URL for every event: three deliveries a payment): 200 payments from 20
+  clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process.
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.

@@ -52,10 +52,10 @@ class Doorbell:
 
     def _listen(self) -> None:
         while True:
-            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # redis 8 types pubsub(), not listen()
             try:
                 pubsub.subscribe(self._channel)
-                for message in pubsub.listen():
+                for message in pubsub.listen():  # type: ignore[no-untyped-call, unused-ignore]
                     if message["type"] == "subscribe":
                         self.listening.set()  # rings sent from now on reach us
                     elif message["type"] == "message":
