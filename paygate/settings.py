@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     #: More connections per host cost more CPU than they gain: httpcore scans its pool on every request.
     webhook_concurrency: int = Field(default=256, ge=1)
     webhook_host_concurrency: int = Field(default=16, ge=1)
-    #: Deliveries a worker holds in memory before it stops taking more; beyond the per-host share a delivery is
-    #: left to the retry scheduler, which enqueues it again after ``webhook_redrive_s``.
+    #: Deliveries a worker holds in memory before it stops taking more; beyond the per-host share a delivery goes
+    #: back on the queue for a second (``workers.webhooks.DEFER_MS``), so one slow endpoint cannot fill the worker.
     webhook_backlog: int = Field(default=10000, ge=1)
     webhook_host_backlog: int = Field(default=2000, ge=1)
     #: Seconds after which an attempt that was due but never recorded (lost message, killed worker) is re-driven.

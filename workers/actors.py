@@ -33,7 +33,7 @@ def _bind(fn: Job, runtime: Runtime) -> Callable[..., Awaitable[None]]:
 
 def declare(broker: dramatiq.Broker, runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
     """Bind every job to ``broker``; domain errors are final and never retried."""
-    return {
+    runtime.actors = {
         name: dramatiq.Actor(
             _bind(fn, runtime),
             broker=broker,
@@ -44,3 +44,4 @@ def declare(broker: dramatiq.Broker, runtime: Runtime) -> dict[str, dramatiq.Act
         )
         for name, queue, fn in JOBS
     }
+    return runtime.actors

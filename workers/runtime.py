@@ -21,6 +21,8 @@ class Runtime:
         self._lock: asyncio.Lock | None = None
         #: Per-process objects of the jobs (the webhook courier), made on first use inside the event loop.
         self.resources: dict[str, Any] = {}
+        #: The actors bound to this runtime (``workers.actors.declare``), for jobs that enqueue more of themselves.
+        self.actors: dict[str, Any] = {}
 
     async def pool(self) -> AsyncConnectionPool[Any]:
         if self._pool is None:

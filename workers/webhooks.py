@@ -37,6 +37,10 @@ EXCERPT_CHARS = 1000
 USER_AGENT = "paygate-webhooks/0.1"
 #: The one error text of every attempt that got no HTTP answer (refused, reset, timed out, not HTTP).
 NO_ANSWER = f"could not connect, or no complete answer within {TIMEOUT_S:g} s"
+#: A delivery whose host already has its share of this worker waiting goes back on the queue for this long. The
+#: retry scheduler's redrive would find it too, but only after ``webhook_redrive_s``: a burst to one merchant
+#: would wait that long for its deliveries beyond the share.
+DEFER_MS = 1000
 
 
 def retry_intervals(settings: Any) -> tuple[int, ...]:
@@ -88,12 +92,14 @@ class Courier:
             )
         return self._client
 
-    async def submit(self, runtime: Runtime, deliveries: list[tuple[str, int]]) -> None:
+    async def submit(self, runtime: Runtime, deliveries: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Start the attempts these (delivery, version) pairs name that are still owed; waits only while this
-        process already holds ``webhook_backlog`` deliveries."""
+        process already holds ``webhook_backlog`` deliveries. Returns the pairs deferred: owed, but their host
+        already has ``webhook_host_backlog`` deliveries waiting here."""
         wanted = [(d, int(v)) for d, v in deliveries if (d, int(v)) not in self._busy]
+        deferred: list[tuple[str, int]] = []
         if not wanted:
-            return
+            return deferred
         async with (await runtime.pool()).connection() as conn:
             rows = {r["id"]: r for r in await webhook_logs.targets(conn, [d for d, _ in wanted])}
         soon = datetime.now(UTC) + timedelta(seconds=1)
@@ -106,18 +112,31 @@ class Courier:
                 continue  # not due yet: the scheduler enqueues it when it is
             if row["attempt_started_at"] is not None and row["attempt_started_at"] > in_flight_since:
                 continue  # another worker's attempt is in flight
+            host_name = urlsplit(row["webhook_url"] or "").netloc  # the URL posted to is the one read at the start
+            host = self._hosts.get(host_name) or self._hosts.setdefault(
+                host_name, _Host(self.settings.webhook_host_concurrency)
+            )
+            if host.waiting >= self.settings.webhook_host_backlog:
+                deferred.append(key)
+                continue
+            host.waiting += 1
             await self._room.acquire()
             self._busy.add(key)
-            task = asyncio.create_task(self._deliver(runtime, row))
+            task = asyncio.create_task(self._deliver(runtime, row, host))
             self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._done, key))
+            task.add_done_callback(functools.partial(self._done, key, host_name))
+        return deferred
 
-    def _done(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
+    def _done(self, key: tuple[str, int], host_name: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._busy.discard(key)
         self._room.release()
+        host = self._hosts[host_name]
+        host.waiting -= 1
+        if host.waiting == 0:
+            self._hosts.pop(host_name, None)
 
-    async def _deliver(self, runtime: Runtime, row: dict[str, Any]) -> None:
+    async def _deliver(self, runtime: Runtime, row: dict[str, Any], host: _Host) -> None:
         # The log row is written in the same transaction as the delivery's events, so the row at `version` is
         # the stream folded to `version`; appending with that expected version settles any race.
         delivery = webhook.Delivery(row["id"], row["merchant_id"], row["event"], row["body"])
@@ -125,9 +144,9 @@ class Courier:
         due_at = stamp(row["next_retry_at"] or datetime.now(UTC))
         state = webhook.Pending(delivery, row["attempts"], due_at, started_at and stamp(started_at))
         try:
-            attempted = await self._attempt(runtime, state, row["version"], row["webhook_url"])
+            attempted = await self._attempt(runtime, state, row["version"], host)
             if attempted is None:
-                return  # deferred, or no longer owed: the scheduler re-drives what still is
+                return  # no longer owed, or in flight elsewhere
             state, version, outcome = attempted
             command = webhook.RecordAttempt(
                 attempt=state.attempts + 1,
@@ -150,36 +169,24 @@ class Courier:
         return self._recorders[kind]
 
     async def _attempt(
-        self, runtime: Runtime, state: webhook.Pending, version: int, url_hint: str | None
+        self, runtime: Runtime, state: webhook.Pending, version: int, host: _Host
     ) -> tuple[webhook.Pending, int, Outcome] | None:
         """Start the attempt and POST it: (the state and stream version it started at, what the POST got), or
-        None when it is deferred or no longer owed (delivered, moved on, in flight elsewhere)."""
-        host_name = urlsplit(url_hint or "").netloc  # picks the queue; the URL used is the one read at the start
-        host = self._hosts.get(host_name) or self._hosts.setdefault(
-            host_name, _Host(self.settings.webhook_host_concurrency)
-        )
-        if host.waiting >= self.settings.webhook_host_backlog:
-            return None
-        host.waiting += 1
-        try:
-            async with host.gate, self._slots:
-                start = webhook.StartAttempt(
-                    state.attempts + 1, stamp(datetime.now(UTC)), float(self.settings.webhook_redrive_s)
-                )
-                started = await self.recorder(runtime, "starts").start(state, version, start)
-                if started is None:
-                    return None
-                url, secret, version = started
-                state = replace(state, started_at=start.occurred_at)
-                if not url:
-                    return state, version, Outcome(None, "", "no webhook URL configured", 0)
-                if secret is None:  # the merchant's data key was deleted: nothing may be signed for it any more
-                    return state, version, Outcome(None, "", "webhook secret no longer available", 0)
-                return state, version, await self.post(url, secret, state.delivery)
-        finally:
-            host.waiting -= 1
-            if host.waiting == 0:
-                self._hosts.pop(host_name, None)
+        None when it is no longer owed (delivered, moved on, in flight elsewhere)."""
+        async with host.gate, self._slots:
+            start = webhook.StartAttempt(
+                state.attempts + 1, stamp(datetime.now(UTC)), float(self.settings.webhook_redrive_s)
+            )
+            started = await self.recorder(runtime, "starts").start(state, version, start)
+            if started is None:
+                return None
+            url, secret, version = started
+            state = replace(state, started_at=start.occurred_at)
+            if not url:
+                return state, version, Outcome(None, "", "no webhook URL configured", 0)
+            if secret is None:  # the merchant's data key was deleted: nothing may be signed for it any more
+                return state, version, Outcome(None, "", "webhook secret no longer available", 0)
+            return state, version, await self.post(url, secret, state.delivery)
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``, each checked against the address policy; the client connects to these."""
@@ -308,4 +315,7 @@ def courier(runtime: Runtime) -> Courier:
 async def deliver_webhooks(runtime: Runtime, deliveries: list[tuple[str, int]]) -> None:
     """Attempt each (delivery id, stream version) whose stream is still at that version; returns once the
     attempts are under way."""
-    await courier(runtime).submit(runtime, [(str(d), int(v)) for d, v in deliveries])
+    deferred = await courier(runtime).submit(runtime, [(str(d), int(v)) for d, v in deliveries])
+    if deferred:
+        again = runtime.actors["deliver_webhooks"]
+        await asyncio.to_thread(again.send_with_options, args=(deferred,), delay=DEFER_MS)
