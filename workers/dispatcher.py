@@ -26,7 +26,7 @@ BATCH = 1000
 #: After a batch that was not full, wait this long for more events: a batch pays its leadership check, reads,
 #: enqueue round trip and checkpoint however few events it holds. The first event after a quiet spell is
 #: dispatched at once; under load an event waits at most this long.
-GATHER_S = 0.01
+GATHER_S = 0.05
 
 #: (actor name, args, delay in ms) for one job.
 Job = tuple[str, tuple[Any, ...], int]
