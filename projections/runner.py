@@ -49,7 +49,8 @@ async def catch_up_all(
             for model, cursor in zip(models, cursors, strict=True):
                 mine = [e for e in events if (e.tx_id, e.position) > _order(cursor)]
                 # An event the model cannot handle is quarantined, never left to stall the log for ever.
-                await quarantine.apply_all(conn, model.NAME, mine, quarantine.each(model.apply))
+                apply_many = getattr(model, "apply_many", None) or quarantine.each(model.apply)
+                await quarantine.apply_all(conn, model.NAME, mine, apply_many)
                 if mine and not await checkpoints.advance(conn, model.NAME, cursor, mine[-1], epoch):
                     raise _LostRace
                 applied += len(mine)

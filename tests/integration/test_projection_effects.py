@@ -98,3 +98,38 @@ def test_the_engines_agree_on_a_case_that_exercises_every_rule(loop: asyncio.Run
     memory.apply(sequence)
     assert memory.rows["fx"] == {("p",): {"k": "p", "a": "2", "b": "1", "n": 3}}
     assert memory.rows["fy"] == {("p", 1): {"k": "p", "j": 1, "n": 5, "m": -2}}
+
+
+async def summed_or_not(store: str, tallies: list[effects.Effect]) -> list[tuple[str, str]]:
+    """Rows that differ between the tallies run one by one and run as ``effects.summed`` adds them up."""
+    async with owner_connection(store) as conn, conn.transaction():
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS summed")
+        await conn.execute(f"CREATE TEMP TABLE fy ({TABLES['fy']}) ON COMMIT DROP")
+        await conn.execute("DROP TABLE IF EXISTS summed.fy")
+        await conn.execute("CREATE TABLE summed.fy AS TABLE pg_temp.fy")
+        await effects.execute(conn, effects.summed(tallies))
+        await conn.execute("INSERT INTO summed.fy TABLE pg_temp.fy")
+        await conn.execute("TRUNCATE pg_temp.fy")
+        await effects.execute(conn, tallies)
+        differ = []
+        for side, a, b in (("one by one", "pg_temp", "summed"), ("summed", "summed", "pg_temp")):
+            cur = await conn.execute(f"SELECT d::text FROM (TABLE {a}.fy EXCEPT TABLE {b}.fy) d")
+            differ += [(side, r[0]) for r in await cur.fetchall()]
+        return differ
+
+
+@given(tallies=st.lists(Tallies, max_size=30))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+def test_tallies_added_up_leave_the_rows_they_leave_one_by_one(
+    loop: asyncio.Runner, store: str, tallies: list[Any]
+) -> None:
+    """The projection runner's batches of a tallying projection (``effects.tally_applier``) write each row once."""
+    assert loop.run(summed_or_not(store, tallies)) == []
+    assert len(effects.summed(tallies)) == len({(t.table, tuple(t.key.items())) for t in tallies})
+
+
+def test_only_tallies_are_added_up() -> None:
+    with pytest.raises(TypeError):
+        effects.summed(
+            [effects.Tally("fy", {"k": "p", "j": 1}, {"n": 1}), effects.Update("fx", {"k": "p"}, {"a": "x"})]
+        )
