@@ -186,6 +186,19 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
     return max(arrived) - began, pct(latencies, 50), before
 
 
+def servers() -> dict[str, list[Any]]:
+    """The machine's PostgreSQL and Redis processes, by name: their CPU is the gateway's too."""
+    import psutil
+
+    found: dict[str, list[Any]] = {"postgres (all)": [], "redis (all)": []}
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("postgres", "postmaster"):
+            found["postgres (all)"].append(p)
+        elif p.info["name"] == "redis-server":
+            found["redis (all)"].append(p)
+    return found
+
+
 def machine_busy_s() -> float:
     import psutil
 
@@ -303,9 +316,14 @@ def main() -> None:
             if shutil.which("py-spy"):
                 cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
-            before = {table.part_name(p): table.cpu_s([p]) for p in procs}
+            others = servers()
+            before = {table.part_name(p): table.cpu_s([p]) for p in procs} | {
+                k: table.cpu_s(v) for k, v in others.items()
+            }
             f = table.wrk(url, "pay", made, 6, work)
-            after = {table.part_name(p): table.cpu_s([p]) for p in procs}
+            after = {table.part_name(p): table.cpu_s([p]) for p in procs} | {
+                k: table.cpu_s(v) for k, v in others.items()
+            }
             if spy:
                 spy.wait()
                 print(f"py-spy profile of {table.part_name(spied)}: {profile}")
