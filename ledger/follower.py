@@ -131,6 +131,10 @@ async def resilient(
 #: sending a wake-up of its own (it appended nothing): without these looks the event waited for ``poll_s``.
 HELD_BACK_S = 0.005
 HELD_BACK_MAX_S = 0.2
+#: After a batch of n events that was not full, a follower given ``fill`` waits n times this (at most the
+#: fill's seconds) for more. A lone event after a quiet spell waits about nothing, while a steady flow gathers
+#: into batches: below about 1 / this events a second the batches stay small, above it they grow to the cap.
+GATHER_PER_EVENT_S = 0.002
 
 #: What a leader does once per batch; given the leader's epoch, returns how much it did (0: nothing to do).
 Batch = Callable[[int], Awaitable[int]]
@@ -156,9 +160,10 @@ async def follow(
     at once, and does nothing until it holds the lock again. ``claim`` bumps the epoch its checkpoints carry,
     so a write from an ex-leader that was merely paused is refused.
     After a batch that did nothing it waits for the next NOTIFY (``wake_on_events``), ``idle_s()`` or ``poll_s``.
-    ``fill`` = (full, seconds): after a batch of fewer than ``full`` it waits ``seconds`` for more events, since
-    a batch pays its leadership check and checkpoint moves however few events it holds (the reader trails the
-    log by about that much while appends flow).
+    ``fill`` = (full, seconds): after a batch of fewer than ``full`` it waits for more events, ``GATHER_PER_EVENT_S``
+    for each event the batch held and at most ``seconds``, since a batch pays its leadership check and
+    checkpoint moves however few events it holds (the reader trails the log by about that much while appends
+    flow).
     """
 
     async def term() -> None:
@@ -185,7 +190,7 @@ async def follow(
                     if done := await batch(epoch):
                         held_back = None
                         if fill and done < fill[0]:
-                            await pause(stop, fill[1])
+                            await pause(stop, min(fill[1], done * GATHER_PER_EVENT_S))
                         continue
                     wait = await idle_s() if idle_s else poll_s
                     if held_back is not None:

@@ -64,6 +64,51 @@ async def test_an_event_held_back_by_an_older_transaction_is_read_soon_after_it_
     assert [e.stream_id for e in seen] == [sid]
 
 
+async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_gather(store: str) -> None:
+    """The gather after a batch that was not full scales with what the batch held (``GATHER_PER_EVENT_S`` an
+    event): with a cap of a minute, an event right after a batch of one is still read within seconds."""
+    settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
+    sid = new_stream()
+    seen: list[ledger.Recorded] = []
+    cursor = ledger.Cursor()
+
+    async with make_pool(settings, store, max_size=3) as pool:
+        async with app_connection(store) as conn:
+            async with conn.transaction():
+                await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
+
+        async def batch(_epoch: int) -> int:
+            nonlocal cursor
+            async with pool.connection() as c:
+                events = await ledger.read_all(c, cursor, 1000)
+            if events:
+                cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
+            seen.extend(e for e in events if e.stream_id == sid)
+            return len(events)
+
+        async def append(version: int) -> None:
+            async with app_connection(store) as conn:
+                async with conn.transaction():
+                    await ledger.append(conn, sid, [new_event(version)], expected_version=version)
+                await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+        stop = asyncio.Event()
+        follow = ledger.follow(pool, "gather-test", stop, batch, poll_s=POLL_S, fill=(1000, POLL_S / 2))
+        follower = asyncio.create_task(follow)
+        try:
+            await asyncio.wait_for(_until(lambda: bool(cursor.tx_id)), 30)
+            await append(0)
+            await asyncio.wait_for(_until(lambda: len(seen) == 1), 30)
+            await append(1)  # while the follower gathers after its batch of one
+            await asyncio.wait_for(_until(lambda: len(seen) == 2), 10)
+        finally:
+            stop.set()
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+    assert [e.stream_version for e in seen] == [1, 2]
+
+
 async def _until(check: Any) -> None:
     while not check():
         await asyncio.sleep(0.01)
