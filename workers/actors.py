@@ -15,6 +15,7 @@ Job = Callable[..., Awaitable[None]]
 #: (actor name, queue, function): the one list of jobs the workers run.
 JOBS: tuple[tuple[str, str, Job], ...] = (
     ("process_payment", "payments", payments.process_payment),
+    ("process_payments", "payments", payments.process_payments),
     ("process_refund", "refunds", refunds.process_refund),
     ("deliver_webhooks", "webhooks", webhooks.deliver_webhooks),
 )

@@ -34,8 +34,11 @@ Route = Callable[[ledger.Recorded, Any, random.Random], list[Job]]
 
 
 def _payment_created(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
+    """A decision after the processor's delay; with none (test mode, delay 0) the batch's decisions go together."""
     d = event.data
-    return [("process_payment", (d["payment_id"], d["method"]), delay_ms(settings, rng))]
+    if delay := delay_ms(settings, rng):
+        return [("process_payment", (d["payment_id"], d["method"]), delay)]
+    return [("process_payments", ([[d["payment_id"], d["method"], log_ids(event)]],), 0)]
 
 
 def _refund_requested(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
@@ -61,7 +64,7 @@ ROUTES: dict[str, Route] = {
 
 
 #: Actors whose one argument is a list: their undelayed jobs of a batch go together, this many items a message.
-BATCHED: dict[str, int] = {"deliver_webhooks": 100}
+BATCHED: dict[str, int] = {"deliver_webhooks": 100, "process_payments": 100}
 
 
 def jobs_for(events: list[ledger.Recorded], settings: Any, rng: random.Random) -> list[Job]:
@@ -120,14 +123,17 @@ async def follow(conn: Any, events: Sequence[ledger.Recorded], settings: Any) ->
 def log_contexts(events: list[ledger.Recorded]) -> dict[str, dict[str, Any]]:
     """The ids to log with each job, by the job's first argument (a payment id): the request that caused it, so a
     payment's lines can be followed from the API through the worker (its correlation id is the request id)."""
-    out: dict[str, dict[str, Any]] = {}
-    for e in events:
-        if (payment_id := e.data.get("payment_id")) and (request_id := e.metadata.get("request_id")):
-            ids = {"payment_id": payment_id, "correlation_id": request_id}
-            if merchant_id := e.data.get("merchant_id"):
-                ids["merchant_id"] = merchant_id
-            out[payment_id] = ids
-    return out
+    return {e.data["payment_id"]: ids for e in events if (ids := log_ids(e))}
+
+
+def log_ids(event: ledger.Recorded) -> dict[str, Any] | None:
+    """The ids to log with the jobs of a payment's event (None: not a payment's, or no request behind it)."""
+    if not ((payment_id := event.data.get("payment_id")) and (request_id := event.metadata.get("request_id"))):
+        return None
+    ids = {"payment_id": payment_id, "correlation_id": request_id}
+    if merchant_id := event.data.get("merchant_id"):
+        ids["merchant_id"] = merchant_id
+    return ids
 
 
 def _enqueue(

@@ -1,5 +1,6 @@
 """The `payments` queue: the simulated processor that decides each payment, once."""
 
+import asyncio
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -7,11 +8,14 @@ from typing import Any
 import structlog
 
 from commands import payment
+from commands.errors import DomainError
 from commands.usecases import settle_payment
 from workers import metrics
 from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+#: Decisions of batch messages under way at once in a worker process (each holds a pooled connection).
+AT_ONCE = 8
 
 
 def delay_ms(settings: Any, rng: random.Random) -> int:
@@ -42,3 +46,22 @@ async def process_payment(runtime: Runtime, payment_id: str, method: str) -> Non
         status = "failed" if isinstance(decided[0], payment.PaymentFailed) else "success"
         metrics.PAYMENTS_DECIDED.labels(status).inc()
         log.info("payment.decided", payment_id=payment_id, status=status)
+
+
+async def process_payments(runtime: Runtime, items: list[list[Any]]) -> None:
+    """Decide the payments a dispatcher batch owed at once, each (payment id, method, ids to log) as
+    ``process_payment`` does, at most ``AT_ONCE`` at a time in this process: one message for many payments,
+    not one each. A failure fails the message once the others are done; its retry finds those decided."""
+    gate = runtime.resources.get("deciding") or runtime.resources.setdefault("deciding", asyncio.Semaphore(AT_ONCE))
+
+    async def one(payment_id: str, method: str, ids: dict[str, Any] | None) -> None:
+        async with gate:
+            structlog.contextvars.bind_contextvars(**(ids or {}))  # this task's own copy of the context
+            await process_payment(runtime, payment_id, method)
+
+    outcomes = await asyncio.gather(*(one(*item) for item in items), return_exceptions=True)
+    for (payment_id, *_), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, DomainError):  # final, as for a job of its own: nothing to retry
+            log.warning("payment.not_decided", payment_id=payment_id, error=f"{type(outcome).__name__}: {outcome}")
+    if failed := next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, DomainError)), None):
+        raise failed

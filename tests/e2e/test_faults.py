@@ -45,6 +45,15 @@ class Faulty:
         finally:
             broker.close()
 
+    def send_process_payments(self, items: list[list[Any]], times: int) -> None:
+        """Enqueue ``times`` copies of one batch message naming ``items`` (payment id, method, ids to log)."""
+        broker = Broker(url=self.gateway.env["REDIS_URL"], namespace=NAMESPACE)
+        try:
+            for _ in range(times):
+                broker.enqueue(dramatiq.Message("payments", "process_payments", (items,), {}, {}))
+        finally:
+            broker.close()
+
 
 @pytest.fixture(scope="module")
 def faulty(
@@ -92,6 +101,29 @@ def test_two_workers_racing_on_one_payment_decide_it_once(faulty: Faulty) -> Non
         )
         assert decisions(faulty.database_url, payment["id"]) == ["payment.failed.v1"]
         assert event_types(faulty.database_url, f"payment-{payment['id']}")[0] == "payment.created.v1"
+    finally:
+        faulty.gateway.stop("worker-2")
+
+
+def test_batch_messages_naming_payments_again_and_again_decide_each_once(faulty: Faulty) -> None:
+    """The dispatcher's batch form (``process_payments``, one message for a batch's undelayed decisions):
+    copies of a message that names each payment several times, on two workers, still decide each once."""
+    faulty.gateway.start_named("worker-2", "worker")
+    try:
+        poll(faulty.live_workers, lambda n: n >= 2, what="two live workers")
+        payments = [new_payment(faulty.client, new_order(faulty.client)["id"]) for _ in range(3)]
+        items = [[p["id"], "upi", {"payment_id": p["id"]}] for p in payments] * 4
+        faulty.send_process_payments(items, times=10)
+        for p in payments:
+            decided(faulty.client, p["id"])
+        poll(
+            faulty.jobs,
+            lambda j: j["pending"] == j["processing"] == 0,
+            timeout=60,
+            what="every copy and the dispatcher's own (delayed) jobs to run",
+        )
+        for p in payments:
+            assert decisions(faulty.database_url, p["id"]) == ["payment.failed.v1"]
     finally:
         faulty.gateway.stop("worker-2")
 
