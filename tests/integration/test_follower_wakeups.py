@@ -17,51 +17,58 @@ from paygate.settings import Settings
 POLL_S = 120.0
 
 
+class Reader:
+    """A follower's batch: reads the log from where it stands, keeps the events of stream ``sid``."""
+
+    def __init__(self, pool: Any, sid: str) -> None:
+        self.pool, self.sid = pool, sid
+        self.cursor = ledger.Cursor()
+        self.seen: list[ledger.Recorded] = []
+        self.batches = 0
+
+    async def batch(self, _epoch: int) -> int:
+        self.batches += 1
+        async with self.pool.connection() as c:
+            events = await ledger.read_all(c, self.cursor, 1000)
+        if events:
+            self.cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
+        self.seen.extend(e for e in events if e.stream_id == self.sid)
+        return len(events)
+
+
 async def test_an_event_held_back_by_an_older_transaction_is_read_soon_after_it_ends(store: str) -> None:
     settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
     sid = new_stream()
-    seen: list[ledger.Recorded] = []
-    cursor = ledger.Cursor()
-    batches = 0
 
     async with make_pool(settings, store, max_size=3) as pool, owner_connection(store) as older:
         async with app_connection(store) as conn:
             async with conn.transaction():
                 await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
 
-        async def batch(_epoch: int) -> int:
-            nonlocal cursor, batches
-            batches += 1
-            async with pool.connection() as c:
-                events = await ledger.read_all(c, cursor, 1000)
-            if events:
-                cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
-            seen.extend(e for e in events if e.stream_id == sid)
-            return len(events)
-
+        reader = Reader(pool, sid)
         stop = asyncio.Event()
-        follower = asyncio.create_task(ledger.follow(pool, "held-back-test", stop, batch, poll_s=POLL_S))
+        follower = asyncio.create_task(ledger.follow(pool, "held-back-test", stop, reader.batch, poll_s=POLL_S))
         try:
             # Let the follower drain what is there and settle into its wait.
-            await asyncio.wait_for(_until(lambda: bool(cursor.tx_id)), 30)
+            await asyncio.wait_for(_until(lambda: bool(reader.cursor.tx_id)), 30)
             await older.execute("BEGIN")
             await older.execute("SELECT pg_current_xact_id()")  # an xid older than the append's
             async with app_connection(store) as conn:
                 async with conn.transaction():
                     await ledger.append(conn, sid, [new_event(1)], expected_version=0)
-                before = batches
+                before = reader.batches
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             # Woken, it reads while the older transaction still hides the event...
-            await asyncio.wait_for(_until(lambda: batches > before), 30)
-            assert not seen
+            await asyncio.wait_for(_until(lambda: reader.batches > before), 30)
+            assert not reader.seen
             await older.execute("COMMIT")  # ...which then ends without a wake-up
-            await asyncio.wait_for(_until(lambda: bool(seen)), 30)
+            await asyncio.wait_for(_until(lambda: bool(reader.seen)), 30)
         finally:
             stop.set()
             follower.cancel()  # it may be in a wait of POLL_S for a notification, which a stop does not cut short
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-    assert [e.stream_id for e in seen] == [sid]
+    assert [e.stream_id for e in reader.seen] == [sid]
 
 
 async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_gather(store: str) -> None:
@@ -69,22 +76,13 @@ async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_ga
     event): with a cap of a minute, an event right after a batch of one is still read within seconds."""
     settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
     sid = new_stream()
-    seen: list[ledger.Recorded] = []
-    cursor = ledger.Cursor()
 
     async with make_pool(settings, store, max_size=3) as pool:
         async with app_connection(store) as conn:
             async with conn.transaction():
                 await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
 
-        async def batch(_epoch: int) -> int:
-            nonlocal cursor
-            async with pool.connection() as c:
-                events = await ledger.read_all(c, cursor, 1000)
-            if events:
-                cursor = ledger.Cursor(events[-1].tx_id, events[-1].position)
-            seen.extend(e for e in events if e.stream_id == sid)
-            return len(events)
+        reader = Reader(pool, sid)
 
         async def append(version: int) -> None:
             async with app_connection(store) as conn:
@@ -93,20 +91,20 @@ async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_ga
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
         stop = asyncio.Event()
-        follow = ledger.follow(pool, "gather-test", stop, batch, poll_s=POLL_S, fill=(1000, POLL_S / 2))
+        follow = ledger.follow(pool, "gather-test", stop, reader.batch, poll_s=POLL_S, fill=(1000, POLL_S / 2))
         follower = asyncio.create_task(follow)
         try:
-            await asyncio.wait_for(_until(lambda: bool(cursor.tx_id)), 30)
+            await asyncio.wait_for(_until(lambda: bool(reader.cursor.tx_id)), 30)
             await append(0)
-            await asyncio.wait_for(_until(lambda: len(seen) == 1), 30)
+            await asyncio.wait_for(_until(lambda: len(reader.seen) == 1), 30)
             await append(1)  # while the follower gathers after its batch of one
-            await asyncio.wait_for(_until(lambda: len(seen) == 2), 10)
+            await asyncio.wait_for(_until(lambda: len(reader.seen) == 2), 10)
         finally:
             stop.set()
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-    assert [e.stream_version for e in seen] == [1, 2]
+    assert [e.stream_version for e in reader.seen] == [1, 2]
 
 
 async def _until(check: Any) -> None:
