@@ -157,8 +157,8 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
 
 
 async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, float]]:
-    """``n`` payments at once, each until its payment.success webhook arrives: (seconds, p50 seconds, CPU seconds
-    of each process before the burst)."""
+    """``n`` payments at once, each until its payment.success webhook arrives: (seconds, p50 seconds, what stood
+    at the burst's start: CPU seconds of each process, ``busy`` seconds of the machine, the log's ``position``)."""
     import httpx
     from webhooks import AUTH, Client, Receiver, orders, pay, pct, stages
 
@@ -173,7 +173,12 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         for order_id in await orders(client, 20):  # warm-up
             await Receiver.wait((await pay(client, order_id))[0])
         todo = await orders(client, n)
-        before = {name: table.cpu_s([p]) for name, p in procs.items()}
+        with psycopg.connect(db) as conn:
+            position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
+        before = {name: table.cpu_s([p]) for name, p in procs.items()} | {
+            "busy": machine_busy_s(),
+            "position": position,
+        }
         began, began_wall = time.perf_counter(), time.time()
         paid = await asyncio.gather(*(pay(client, order_id) for order_id in todo))
         arrived = [await Receiver.wait(payment_id, timeout=300) for payment_id, _ in paid]
@@ -237,11 +242,8 @@ def e2e(part: str, n: int) -> None:
             waits: dict[str, int] = {}
             sampling = threading.Event()
             threading.Thread(target=sample_waits, args=(db, waits, sampling), daemon=True).start()
-            with psycopg.connect(db) as conn:
-                start = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
-            busy_before = machine_busy_s()
             seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
-            busy_after = machine_busy_s()
+            busy, start = machine_busy_s() - before.pop("busy"), before.pop("position")
             after = {name: table.cpu_s([p]) for name, p in procs.items()}
             sampling.set()
             if spy:
@@ -260,9 +262,7 @@ def e2e(part: str, n: int) -> None:
             busiest = sorted(waits.items(), key=lambda kv: -kv[1])[:8]
             print("  gateway backends, mean count by state/wait (every 20 ms): "
                   + ", ".join(f"{k} {v / samples:.1f}" for k, v in busiest))  # fmt: skip
-            print(
-                f"  machine: {(busy_after - busy_before) / seconds:.2f} of {os.cpu_count()} cores busy during the burst"
-            )
+            print(f"  machine: {busy / seconds:.2f} of {os.cpu_count()} cores busy during the burst")
             print(f"  events per payment: {sum(c for _, c in counts) / n:.1f}: "
                   + ", ".join(f"{t} {c / n:.2f}" for t, c in counts))  # fmt: skip
         finally:
