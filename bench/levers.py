@@ -159,19 +159,12 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
 async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, float]]:
     """``n`` payments at once, each until its payment.success webhook arrives: (seconds, p50 seconds, what stood
     at the burst's start: CPU seconds of each process, ``busy`` seconds of the machine, the log's ``position``)."""
-    import httpx
-    from webhooks import AUTH, Client, Receiver, orders, pay, pct, stages
+    from webhooks import Client, Receiver, orders, pay, pct, print_stages, receiving, stages, warm_up
 
-    server = await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", 0, backlog=4096)
-    Receiver.port = server.sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as setup:  # every event (the default)
-        (
-            await setup.put("/api/v1/webhooks/config", json={"url": f"http://127.0.0.1:{Receiver.port}/hook"})
-        ).raise_for_status()
+    server = await receiving(url)
     client = Client(url, 100)
     try:
-        for order_id in await orders(client, 20):  # warm-up
-            await Receiver.wait((await pay(client, order_id))[0])
+        await warm_up(client)
         todo = await orders(client, n)
         with psycopg.connect(db) as conn:
             position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
@@ -186,8 +179,7 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         await client.close()
         server.close()
     latencies = [at - started for at, (_, started) in zip(arrived, paid, strict=True)]
-    for stage, xs in stages(db, [p for p, _ in paid], began_wall).items():
-        print(f"  {stage:<10} p50 {pct(xs, 50):6.2f} s   last {max(xs):6.2f} s   ({len(xs)})")
+    print_stages(stages(db, [p for p, _ in paid], began_wall), indent="  ")
     return max(arrived) - began, pct(latencies, 50), before
 
 
@@ -317,13 +309,15 @@ def main() -> None:
                 cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             others = servers()
-            before = {table.part_name(p): table.cpu_s([p]) for p in procs} | {
-                k: table.cpu_s(v) for k, v in others.items()
-            }
+
+            def cpu() -> dict[str, float]:
+                return {table.part_name(p): table.cpu_s([p]) for p in procs} | {
+                    k: table.cpu_s(v) for k, v in others.items()
+                }
+
+            before = cpu()
             f = table.wrk(url, "pay", made, 6, work)
-            after = {table.part_name(p): table.cpu_s([p]) for p in procs} | {
-                k: table.cpu_s(v) for k, v in others.items()
-            }
+            after = cpu()
             if spy:
                 spy.wait()
                 print(f"py-spy profile of {table.part_name(spied)}: {profile}")

@@ -243,19 +243,35 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def receiving(url: str) -> asyncio.AbstractServer:
+    """A ``Receiver`` on a free port, set as the test merchant's webhook URL for every event (the default
+    subscription: each payment sends payment.created, .pending and .success)."""
     server = await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", 0, backlog=4096)
-    port = Receiver.port = server.sockets[0].getsockname()[1]
-    # Every event (the default subscription): each payment sends payment.created, .pending and .success.
-    config = {"url": f"http://127.0.0.1:{port}/webhook"}
+    Receiver.port = server.sockets[0].getsockname()[1]
     async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as setup:
+        config = {"url": f"http://127.0.0.1:{Receiver.port}/webhook"}
         (await setup.put("/api/v1/webhooks/config", json=config)).raise_for_status()
+    return server
+
+
+async def warm_up(client: Client) -> None:
+    """Connections, caches and the first-use costs of every process: 20 payments, each until its webhook."""
+    for order_id in await orders(client, 20):
+        payment_id, _ = await pay(client, order_id)
+        await Receiver.wait(payment_id)
+
+
+def print_stages(found: dict[str, list[float]], indent: str = "    ") -> None:
+    for stage, xs in found.items():
+        if xs:
+            print(f"{indent}{stage:<10} p50 {pct(xs, 50):6.2f} s   last {max(xs):6.2f} s   ({len(xs)})")
+
+
+async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    server = await receiving(url)
     client = Client(url, args.connections)
     try:
-        # Warm-up: connections, caches and the first-use costs of every process.
-        for order_id in await orders(client, 20):
-            payment_id, _ = await pay(client, order_id)
-            await Receiver.wait(payment_id)
+        await warm_up(client)
 
         log(f"steady: {args.payments} payments from {args.clients} clients, each waiting for its webhook")
         todo = await orders(client, args.payments)
@@ -389,9 +405,7 @@ def report(env: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> 
         f" burst began; {r['burst_rate']:,.0f} webhooks/s first to last, {r['burst_rate_wall']:,.0f}/s overall"
     )
     print("  burst, seconds after it began by which half / all of the payments had passed each stage:")
-    for stage, xs in r["stages"].items():
-        if xs:
-            print(f"    {stage:<10} p50 {pct(xs, 50):6.2f} s   last {max(xs):6.2f} s   ({len(xs)})")
+    print_stages(r["stages"])
     b = r["backlog"]
     print(
         f"  delivery alone: {b['count']:,} deliveries queued, then one `worker --queues webhooks`"

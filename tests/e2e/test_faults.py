@@ -36,21 +36,12 @@ class Faulty:
     def live_workers(self) -> int:
         return int(self.redis.zcard(f"{NAMESPACE}:workers:alive"))
 
-    def send_process_payment(self, payment_id: str, method: str, times: int) -> None:
-        """Enqueue ``times`` copies of the payment's job, as a redelivering broker might."""
+    def send(self, actor: str, args: tuple[Any, ...], times: int) -> None:
+        """Enqueue ``times`` copies of one ``payments`` job, as a redelivering broker might."""
         broker = Broker(url=self.gateway.env["REDIS_URL"], namespace=NAMESPACE)  # its enqueues wake idle workers
         try:
             for _ in range(times):
-                broker.enqueue(dramatiq.Message("payments", "process_payment", (payment_id, method), {}, {}))
-        finally:
-            broker.close()
-
-    def send_process_payments(self, items: list[list[Any]], times: int) -> None:
-        """Enqueue ``times`` copies of one batch message naming ``items`` (payment id, method, ids to log)."""
-        broker = Broker(url=self.gateway.env["REDIS_URL"], namespace=NAMESPACE)
-        try:
-            for _ in range(times):
-                broker.enqueue(dramatiq.Message("payments", "process_payments", (items,), {}, {}))
+                broker.enqueue(dramatiq.Message("payments", actor, args, {}, {}))
         finally:
             broker.close()
 
@@ -90,7 +81,7 @@ def test_two_workers_racing_on_one_payment_decide_it_once(faulty: Faulty) -> Non
         poll(faulty.live_workers, lambda n: n >= 2, what="two live workers")
         completed = faulty.jobs()["completed"]
         payment = new_payment(faulty.client, new_order(faulty.client)["id"])
-        faulty.send_process_payment(payment["id"], "upi", times=30)
+        faulty.send("process_payment", (payment["id"], "upi"), times=30)
         decided(faulty.client, payment["id"])
         # the 30 duplicates and the dispatcher's own (delayed) job all ran, and found the work done
         poll(
@@ -113,7 +104,7 @@ def test_batch_messages_naming_payments_again_and_again_decide_each_once(faulty:
         poll(faulty.live_workers, lambda n: n >= 2, what="two live workers")
         payments = [new_payment(faulty.client, new_order(faulty.client)["id"]) for _ in range(3)]
         items = [[p["id"], "upi", {"payment_id": p["id"]}] for p in payments] * 4
-        faulty.send_process_payments(items, times=10)
+        faulty.send("process_payments", (items,), times=10)
         for p in payments:
             decided(faulty.client, p["id"])
         poll(
