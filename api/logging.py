@@ -46,42 +46,53 @@ def configure(level: str = "INFO") -> None:
     )
 
 
+def begin(scope: Scope) -> str:
+    """Start a request's log context: its id (the caller's X-Request-Id when usable), kept in the scope's state
+    and bound to every line logged until ``end``."""
+    given = ""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")  # the last one, when sent twice
+    request_id = given if 0 < len(given) <= 64 and given.isprintable() else secrets.token_hex(8)
+    scope.setdefault("state", {})["request_id"] = request_id
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    return request_id
+
+
+def end(scope: Scope, status: int, started: float) -> None:
+    """Record a finished request (``started``: its ``time.perf_counter()``): latency metric and access line."""
+    elapsed = time.perf_counter() - started
+    metrics.observe(scope, status, elapsed)
+    ids = {k: v for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
+    ms = round(elapsed * 1000, 2)
+    _access.info("request", **ids, method=scope["method"], path=scope["path"], status=status, ms=ms)
+    structlog.contextvars.clear_contextvars()
+
+
+_access = structlog.get_logger("access")
+
+
 class RequestContext:
     """Gives each request an id (or keeps the caller's X-Request-Id), echoes it, and logs one access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = structlog.get_logger("access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if 0 < len(given) <= 64 and given.isprintable() else secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = begin(scope).encode()
         started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
             await send(message)
 
-        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            metrics.observe(scope, status, time.perf_counter() - started)
-            ids = {k: v for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
-            self.log.info(
-                "request",
-                **ids,
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.clear_contextvars()
+            end(scope, status, started)

@@ -60,9 +60,8 @@ async def clients(settings: Settings, served: list[str]) -> AsyncIterator[dict[s
 def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the hot handlers that answered, or raised the error that is the answer (not handed on)."""
     seen: list[str] = []
-    original = hotpath.HotRoute.__init__
 
-    def counting(self: hotpath.HotRoute, route: Any, handler: hotpath.Handler) -> None:
+    def counting(handler: hotpath.Handler) -> hotpath.Handler:
         async def counted(request: Any) -> Any:
             response = None
             try:
@@ -74,9 +73,10 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
                 seen.append(handler.__name__)
             return response
 
-        original(self, route, counted)
+        return counted
 
-    monkeypatch.setattr(hotpath.HotRoute, "__init__", counting)
+    for endpoint, handler in list(hotpath.HANDLERS.items()):
+        monkeypatch.setitem(hotpath.HANDLERS, endpoint, counting(handler))
     return seen
 
 
@@ -211,3 +211,63 @@ async def test_an_idempotency_key_is_honoured_by_the_hot_route(
     assert first.status_code == 201 and again.content == first.content
     assert other.status_code == 400 and other.json()["error"]["code"] == "BAD_REQUEST_ERROR", other.text
     assert served.count("create_payment") == 3
+
+
+async def test_the_lane_leaves_to_the_middlewares_what_they_answer(
+    clients: dict[str, httpx.AsyncClient], served: list[str]
+) -> None:
+    deep = b'{"amount":100,"notes":{"a":' + b"[" * 40 + b"]" * 40 + b"}}"
+    too_big = b'{"amount":100,"receipt":"' + b"r" * (1024 * 1024) + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"amount":'
+        yield b"100}"
+
+    for method, path, kw in (
+        ("GET", "/api/v1/payments/pay_%00x", {"headers": AUTH}),
+        ("POST", "/api/v1/orders", {"content": deep, "headers": {**JSON, **AUTH}}),
+        # Too deep is the first thing wrong with it (the content type is the second).
+        ("POST", "/api/v1/orders", {"content": deep, "headers": {"content-type": "text/plain", **AUTH}}),
+        ("POST", "/api/v1/orders", {"content": too_big, "headers": {**JSON, **AUTH}}),
+    ):
+        status, _, answer = await both(clients, method, path, **kw)
+        assert status in (400, 413), (path, answer)
+    for client in clients.values():  # a body without a length (chunked) is read by BodyLimit, then answered
+        made = await client.post("/api/v1/orders", content=chunks(), headers={**JSON, **AUTH})
+        assert made.status_code == 201, made.text
+    assert served == []
+
+
+async def test_the_lane_echoes_the_request_id(clients: dict[str, httpx.AsyncClient], served: list[str]) -> None:
+    for client in clients.values():
+        given = await client.post("/api/v1/orders", json={"amount": 100}, headers={**AUTH, "X-Request-Id": "abc-1"})
+        made = await client.post("/api/v1/orders", json={"amount": 100}, headers=AUTH)
+        assert given.headers["x-request-id"] == "abc-1"
+        assert re.fullmatch(r"[0-9a-f]{16}", made.headers["x-request-id"])
+    assert served.count("create_order") == 2
+
+
+async def test_a_body_with_a_length_and_chunks_is_left_to_the_body_limit(
+    clients: dict[str, httpx.AsyncClient], served: list[str]
+) -> None:
+    """A server may pass on a request that gives a Content-Length and is sent in chunks all the same: the lane
+    trusts no length then, and BodyLimit counts what actually comes."""
+    app = clients["hot"]._transport.app  # type: ignore[attr-defined]
+    headers = [(b"content-length", b"12"), (b"transfer-encoding", b"chunked"), (b"content-type", b"application/json")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in AUTH.items()]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/orders", "raw_path": b"/api/v1/orders", "query_string": b"", "root_path": "",
+             "headers": headers, "client": ("127.0.0.1", 5000), "server": ("paygate", 80)}  # fmt: skip
+    chunk = b"x" * (256 * 1024)
+    messages = [{"type": "http.request", "body": chunk, "more_body": True} for _ in range(5)]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert served == []
