@@ -44,12 +44,15 @@ class Session:
         return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
 
     async def save(self, stream_id: str, events: Sequence[Any], expected_version: int) -> list[ledger.Recorded]:
-        """Append decided events and project them, in the caller's transaction.
+        """Append decided events and project them, in the caller's transaction: in one statement when the inline
+        projections can ride in the append, else the append and then the projections.
 
         Raises:
             ledger.ConcurrencyConflict: the stream moved on since it was loaded.
         """
         new = self._encode(events)
+        if (also := await self._riding(stream_id, new, expected_version)) is not None:
+            return await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
         recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version)
         await self.project(self.conn, recorded)
         return recorded
@@ -66,14 +69,20 @@ class Session:
         if not ledger.quiet(self.conn):
             return False
         new = self._encode(events)
+        if (also := await self._riding(stream_id, new, expected_version)) is None:
+            return False
+        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
+        return True
+
+    async def _riding(
+        self, stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int
+    ) -> list[tuple[str, tuple[Any, ...]]] | None:
+        """The inline projections of events about to be appended, as statements to ride in their append."""
         pending = [
             ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
             for v, e in enumerate(new, expected_version + 1)
         ]
-        if (also := await self.project.riding(pending)) is None:
-            return False
-        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
-        return True
+        return await self.project.riding(pending)
 
 
 async def handle(

@@ -148,19 +148,51 @@ def _insert_if_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], c
     )
 
 
+@cache
+def _update_if_sql(
+    table: str, values: tuple[tuple[str, str | None], ...], add: tuple[str, ...], key: tuple[str, ...], condition: str
+) -> str:
+    return _update_sql(table, values, add, key).decode() + f" AND {condition}"
+
+
+def _then(first: Update, second: Update) -> Update | None:
+    """One update doing what ``first`` then ``second`` do to the same row, or None when ``second`` reads what
+    ``first`` writes (a column's old value, or a sum over a value just set)."""
+    if any(isinstance(v, Col) for v in second.values.values()) or second.add.keys() & first.values.keys():
+        return None
+    add = dict(first.add)
+    for c, n in second.add.items():
+        add[c] = add.get(c, 0) + n
+    values = {c: v for c, v in first.values.items() if c not in second.values} | second.values
+    return Update(first.table, first.key, values, {c: n for c, n in add.items() if c not in second.values})
+
+
 def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[Any, ...]]] | None:
     """``effects`` as statements (text, parameters) that take effect only under ``condition``, to ride inside
-    another statement; None when they cannot. Only plain inserts of distinct rows can: the parts of one
-    statement all see the tables as they were before it, so a later effect could not see an earlier one."""
-    out, rows = [], set()
+    another statement; None when they cannot. Only inserts and updates of distinct rows can (successive updates
+    of one row are made one): the parts of one statement all see the tables as they were before it, so a later
+    effect could not see an earlier one."""
+    rows: dict[tuple[Any, ...], Insert | Update] = {}
     for e in effects:
-        if type(e) is not Insert or e.then:
+        if type(e) is Insert and not e.then:
+            row = (e.table, *map(e.row.__getitem__, e.key))
+        elif type(e) is Update:
+            row = (e.table, *e.key.values())
+        else:
             return None
-        row = (e.table, *map(e.row.__getitem__, e.key))
-        if row in rows:
-            return None
-        rows.add(row)
-        out.append((_insert_if_sql(e.table, tuple(e.row), e.key, condition), tuple(e.row.values())))
+        if (seen := rows.get(row)) is not None:
+            if type(seen) is not Update or type(e) is not Update or (merged := _then(seen, e)) is None:
+                return None
+            e = merged
+        rows[row] = e
+    out = []
+    for e in rows.values():
+        if type(e) is Insert:
+            out.append((_insert_if_sql(e.table, tuple(e.row), e.key, condition), tuple(e.row.values())))
+        elif type(e) is Update and (e.values or e.add):
+            shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in e.values.items())
+            params = (*(v for v in e.values.values() if not isinstance(v, Col)), *e.add.values(), *e.key.values())
+            out.append((_update_if_sql(e.table, shape, tuple(e.add), tuple(e.key), condition), params))
     return out
 
 

@@ -90,7 +90,7 @@ def pending(type_: str, data: dict[str, Any], version: int = 1) -> ledger.Record
     return ledger.Recorded(0, 0, uuid.uuid4(), "payment-x", version, type_, data, {}, datetime.min.replace(tzinfo=UTC))
 
 
-async def test_only_plain_inserts_of_distinct_rows_ride() -> None:
+async def test_inserts_and_updates_of_distinct_rows_ride() -> None:
     created = {
         "payment_id": "pay_1", "order_id": "order_1", "merchant_id": str(uuid.uuid4()), "amount": 100,
         "currency": "INR", "method": "upi", "vpa": "a@b", "card_network": None, "card_last4": None,
@@ -99,9 +99,51 @@ async def test_only_plain_inserts_of_distinct_rows_ride() -> None:
     rides = await projections.project_inline.riding([pending("payment.created.v1", created)])
     assert rides is not None and len(rides) == 1 and rides[0][0].startswith("INSERT INTO")
     decided = {"payment_id": "pay_1", "decided_at": "2026-12-03T10:00:01Z"}
-    assert await projections.project_inline.riding([pending("payment.succeeded.v1", decided)]) is None
+    rides = await projections.project_inline.riding([pending("payment.succeeded.v1", decided)])
+    assert rides is not None and len(rides) == 1 and rides[0][0].startswith("UPDATE")
     twice = [effects.Insert("payments", {"id": "pay_1"}), effects.Insert("payments", {"id": "pay_1"})]
     assert effects.riding(twice, "true") is None
+    inserted_then_updated = [effects.Insert("payments", {"id": "pay_1"}), effects.Update("payments", {"id": "pay_1"})]
+    assert effects.riding(inserted_then_updated, "true") is None
+    assert effects.riding([effects.Tally("payment_stats", {"merchant_id": "m"}, {"count": 1})], "true") is None
+    then = effects.Insert("ledger_entries", {"id": 1}, then=(effects.Insert("ledger_lines", {"id": 1}),))
+    assert effects.riding([then], "true") is None
+    reads_the_first = effects.Update("payments", {"id": "pay_1"}, {"currency": effects.Col("status")})
+    assert effects.riding([effects.Update("payments", {"id": "pay_1"}, {"status": "x"}), reads_the_first], "t") is None
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "merged"),
+    [
+        (({"a": 1, "b": 2}, {}), ({"b": 3, "c": 4}, {}), ({"a": 1, "b": 3, "c": 4}, {})),
+        (({}, {"n": 1}), ({}, {"n": 2, "m": 1}), ({}, {"n": 3, "m": 1})),
+        (({"a": effects.Col("b")}, {"n": 5}), ({"b": 1, "n": 0}, {}), ({"a": effects.Col("b"), "b": 1, "n": 0}, {})),
+    ],
+)
+async def test_successive_updates_of_a_row_ride_as_one_that_does_both(
+    store: str, owner: Any, first: Any, second: Any, merged: Any
+) -> None:
+    """Merged as written here, and, run against a real row, leaving it as the two updates one after the other do."""
+    ups = [effects.Update("ride_probe", {"id": 1}, values, add) for values, add in (first, second)]
+    rides = effects.riding(ups, "true")
+    assert rides is not None and len(rides) == 1
+    await owner.execute("CREATE TEMP TABLE ride_probe (id int primary key, a int, b int, c int, n int, m int)")
+    try:
+        results = []
+        for statements in ([(s, p) for s, p in rides], None):
+            await owner.execute("DELETE FROM ride_probe")
+            await owner.execute("INSERT INTO ride_probe VALUES (1, 10, 20, 30, 40, 50)")
+            if statements is None:
+                await effects.execute(owner, ups)
+            else:
+                for text, params in statements:
+                    await owner.execute(text, params)
+            row = await (await owner.execute("SELECT a, b, c, n, m FROM ride_probe")).fetchone()
+            results.append(row)
+        assert results[0] == results[1]
+    finally:
+        await owner.execute("DROP TABLE ride_probe")
+    assert effects._then(*ups) == effects.Update("ride_probe", {"id": 1}, *merged)
 
 
 async def test_a_connection_the_server_dropped_is_not_quiet_and_the_write_goes_by_a_transaction(
