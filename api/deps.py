@@ -4,6 +4,7 @@ Every one is ``async def``: FastAPI runs a plain ``def`` dependency in a worker 
 CPU per request than the dependency itself.
 """
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -93,11 +94,13 @@ async def _idempotent(
         Header(alias=HEADER, description="Makes the request safe to retry: replayed byte for byte for 24 hours"),
     ] = None,
 ) -> IdempotentRequest:
-    fingerprint = Fingerprint.of(request.method, request.url.path, await request.body())
+    body = await request.body()
+    fingerprint = functools.partial(Fingerprint.of, request.method, request.url.path, body)
     return IdempotentRequest(conn, key, fingerprint, request.app.state.clock)
 
 
-#: The request's ``Idempotency-Key`` handling: ``return await idem.once(merchant_id, work)`` in a creating POST.
+#: The request's ``Idempotency-Key`` handling: ``return await idem.once(merchant_id, work)`` in a creating POST
+#: (``idem.riding`` where the work's append can carry its answer).
 IdempotencyDep = Annotated[IdempotentRequest, Depends(_idempotent)]
 
 

@@ -1,11 +1,20 @@
 """Idempotency keys: a creating POST runs once per (merchant, ``Idempotency-Key``), and its first complete
 answer is replayed byte for byte for 24 hours.
 
-The stored answer is written in the same transaction as the command's events (``commands.handle`` nests as a
-savepoint inside it), so the objects a request created and the record that names them commit or vanish
-together. A transaction-scoped advisory lock on (merchant, key) makes a concurrent second request wait for
-the first and then replay its answer; one that waits too long gets 409 and never runs the work itself.
-A request that fails (validation, a broken rule) rolls back and stores nothing, so it may be retried.
+The stored answer commits with the command's events, so the objects a request created and the record that
+names them commit or vanish together. Two ways:
+
+- ``riding`` (creating an order or a payment): the answer is known once the command is decided, so it rides in
+  the append's own statement (``commands.handle(..., also=...)``) as a plain INSERT of the key's row. A second
+  request with the key fails that statement on the row's primary key (waiting, if the first is still being
+  written, for it to commit), writes nothing, and replays the first answer. No lock and no transaction.
+- ``once`` (everything else): the answer is written in the same transaction as the command's events
+  (``commands.handle`` nests as a savepoint inside it). A transaction-scoped advisory lock on (merchant, key)
+  makes a concurrent second request wait for the first and then replay its answer; one that waits too long
+  gets 409 and never runs the work itself.
+
+A request that fails (validation, a broken rule) stores nothing, so it may be retried; when its key already has
+an answer, that answer is replayed instead.
 """
 
 import asyncio
@@ -22,7 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.responses import Response
 
 import ledger
-from commands.errors import Conflict, ValidationFailed
+from commands.errors import Conflict, DomainError, ValidationFailed
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +44,12 @@ MAX_KEY_LENGTH = 255
 
 Clock = Callable[[], datetime]
 Work = Callable[[], Awaitable[Response]]
+#: The statements that store ``response`` as the key's answer, to ride in the append of the work that made it.
+Keep = Callable[[Response], list[tuple[str, tuple[Any, ...]]]]
+#: Work that keeps its answer itself: ``keep`` is None when the request has no key.
+KeepingWork = Callable[["Keep | None"], Awaitable[Response]]
+#: The key's row (the only unique key of idempotency_keys): a second request's stored answer collides on it.
+_KEY_CONSTRAINT = "idempotency_keys_pkey"
 
 
 class KeyMalformed(ValidationFailed):
@@ -96,7 +111,7 @@ class IdempotentRequest:
         self,
         conn: psycopg.AsyncConnection[Any],
         key: str | None,
-        fingerprint: Fingerprint,
+        fingerprint: Fingerprint | Callable[[], Fingerprint],
         clock: Clock,
         wait: timedelta = WAIT,
     ) -> None:
@@ -104,9 +119,16 @@ class IdempotentRequest:
             raise KeyMalformed()
         self.conn = conn
         self.key = key
-        self.fingerprint = fingerprint
+        self._fingerprint = fingerprint
         self.clock = clock
         self.wait = wait
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """Worked out when first needed: a request without a key never needs it."""
+        if not isinstance(self._fingerprint, Fingerprint):
+            self._fingerprint = self._fingerprint()
+        return self._fingerprint
 
     async def once(self, merchant_id: str, work: Work) -> Response:
         """``work()``'s response, or the one stored for this key within ``TTL`` (scoped to ``merchant_id``).
@@ -134,10 +156,69 @@ class IdempotentRequest:
         except psycopg.errors.LockNotAvailable:
             raise KeyInFlight() from None
 
+    async def riding(self, merchant_id: str, work: KeepingWork) -> Response:
+        """``once`` for work whose append can carry its answer: ``work(keep)`` passes the statements
+        ``keep(response)`` gives to the append that makes ``response`` (``keep`` is None without a key).
+
+        Raises:
+            KeyReused: the key named a different request.
+            KeyInFlight: the key's row could not be written nor its answer found (it expired again and again).
+        """
+        key = self.key
+        if key is None:
+            return await work(None)
+        now = self.clock()
+
+        def keep(response: Response) -> list[tuple[str, tuple[Any, ...]]]:
+            row = _row(merchant_id, key, self.fingerprint, response, now)
+            return [(_KEEP_SQL, row)]
+
+        for _ in range(3):
+            try:
+                return await work(keep)
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name != _KEY_CONSTRAINT:
+                    raise
+            except DomainError:  # a retry may be refused now (its order is paid) where its first try succeeded
+                if (stored := await find(self.conn, merchant_id, key, now)) is not None:
+                    return self._replay(stored)
+                raise
+            if (stored := await find(self.conn, merchant_id, key, now)) is not None:
+                return self._replay(stored)
+            # The key's row had expired, but the purger had not removed it yet: now it is new again.
+            await self.conn.execute(
+                "DELETE FROM idempotency_keys WHERE merchant_id = %s AND key = %s AND expires_at <= %s",
+                (merchant_id, key, now),
+            )
+        raise KeyInFlight()
+
     def _replay(self, stored: Stored) -> Response:
         if stored.fingerprint != self.fingerprint:
             raise KeyReused()
         return replay(stored)
+
+
+_COLUMNS = """merchant_id, key, request_method, request_path, request_hash, response_status, response_body,
+    created_at, expires_at"""
+#: The key's answer, written by the statement of the append that made it: its primary key refuses a second one.
+_KEEP_SQL = f"""INSERT INTO idempotency_keys ({_COLUMNS})
+    SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE {ledger.IF_APPENDED}"""
+
+
+def _row(
+    merchant_id: str, key: str, fingerprint: Fingerprint, response: Response, now: datetime
+) -> tuple[Any, ...]:
+    return (
+        merchant_id,
+        key,
+        fingerprint.method,
+        fingerprint.path,
+        fingerprint.body_hash,
+        response.status_code,
+        bytes(response.body),
+        now,
+        now + TTL,
+    )
 
 
 async def _lock(conn: psycopg.AsyncConnection[Any], merchant_id: str, key: str, wait: timedelta) -> None:
@@ -171,8 +252,7 @@ async def _store(
 ) -> None:
     # An expired row the purger has not reached yet is simply replaced: after expiry the key is new again.
     await conn.execute(
-        """INSERT INTO idempotency_keys AS k (merchant_id, key, request_method, request_path, request_hash,
-               response_status, response_body, created_at, expires_at)
+        f"""INSERT INTO idempotency_keys AS k ({_COLUMNS})
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (merchant_id, key) DO UPDATE SET
                request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
@@ -180,17 +260,7 @@ async def _store(
                response_body = EXCLUDED.response_body, created_at = EXCLUDED.created_at,
                expires_at = EXCLUDED.expires_at
            WHERE k.expires_at <= EXCLUDED.created_at""",
-        (
-            merchant_id,
-            key,
-            fingerprint.method,
-            fingerprint.path,
-            fingerprint.body_hash,
-            response.status_code,
-            bytes(response.body),
-            now,
-            now + TTL,
-        ),
+        _row(merchant_id, key, fingerprint, response, now),
     )
 
 

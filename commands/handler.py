@@ -1,7 +1,7 @@
 """Load, decide, append: the one generic command handler, and the session it runs in."""
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -14,6 +14,10 @@ from commands.catalog import CODEC
 
 #: What the database makes up at the append, on events not appended yet (inline projections never read it).
 _PLACEHOLDER_AT = datetime.min.replace(tzinfo=UTC)
+#: A statement (text, parameters) written to take effect only ``ledger.IF_APPENDED``, to ride in an append.
+Statement = tuple[str, Sequence[Any]]
+#: Given the events a command decided, statements to commit with their append, in its very statement.
+Also = Callable[[list[Any]], Sequence[Statement]]
 
 
 class Projector(Protocol):
@@ -43,21 +47,28 @@ class Session:
     def _encode(self, events: Sequence[Any]) -> list[ledger.NewEvent]:
         return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
 
-    async def save(self, stream_id: str, events: Sequence[Any], expected_version: int) -> list[ledger.Recorded]:
+    async def save(
+        self, stream_id: str, events: Sequence[Any], expected_version: int, also: Sequence[Statement] = ()
+    ) -> list[ledger.Recorded]:
         """Append decided events and project them, in the caller's transaction: in one statement when the inline
-        projections can ride in the append, else the append and then the projections.
+        projections can ride in the append, else the append and then the projections. ``also`` rides in the
+        append either way.
 
         Raises:
             ledger.ConcurrencyConflict: the stream moved on since it was loaded.
         """
         new = self._encode(events)
-        if (also := await self._riding(stream_id, new, expected_version)) is not None:
-            return await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
-        recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version)
+        if (rides := await self._riding(stream_id, new, expected_version)) is not None:
+            return await ledger.append(
+                self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also]
+            )
+        recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
         await self.project(self.conn, recorded)
         return recorded
 
-    async def save_alone(self, stream_id: str, events: Sequence[Any], expected_version: int) -> bool:
+    async def save_alone(
+        self, stream_id: str, events: Sequence[Any], expected_version: int, also: Sequence[Statement] = ()
+    ) -> bool:
         """Append and project decided events in one statement, which needs no transaction; False (and nothing
         written) when the inline projections cannot ride in the append, or when the server may be gone: this
         statement commits as it is sent, so losing the connection now would leave its outcome unknown, where a
@@ -69,9 +80,9 @@ class Session:
         if not ledger.quiet(self.conn):
             return False
         new = self._encode(events)
-        if (also := await self._riding(stream_id, new, expected_version)) is None:
+        if (rides := await self._riding(stream_id, new, expected_version)) is None:
             return False
-        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
+        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also])
         return True
 
     async def _riding(
@@ -94,6 +105,7 @@ async def handle(
     new_stream: bool = False,
     serialize: bool = False,
     attempts: int = 5,
+    also: Also | None = None,
 ) -> list[Any]:
     """Decide ``command`` against the stream's current state and append what happened.
 
@@ -102,7 +114,8 @@ async def handle(
     stream (and, where the inline projections allow, appends and projects in one statement without a
     transaction); should the stream exist after all, the append conflicts and the next attempt loads it.
     ``serialize`` locks the stream before loading it, for streams that many writers hit at once (the refunds of
-    one payment): they then wait their turn instead of losing races until ``attempts`` run out.
+    one payment): they then wait their turn instead of losing races until ``attempts`` run out. ``also`` gives,
+    for the decided events, statements that commit in their append's statement (a request's stored answer).
 
     Raises:
         DomainError: the command breaks a rule.
@@ -113,7 +126,7 @@ async def handle(
             events, version = None, 0
             if new_stream and attempt == 0:
                 events = decider.decide(decider.initial_state, command)
-                if await session.save_alone(stream_id, events, version):
+                if await session.save_alone(stream_id, events, version, also(events) if also else ()):
                     return list(events)
             # No pipeline mode: it saved round trips but cost the API more CPU than they did (README, issue 12).
             async with session.conn.transaction():
@@ -122,7 +135,7 @@ async def handle(
                         await ledger.lock_stream(session.conn, stream_id)
                     state, version = await session.load(decider, stream_id)
                     events = decider.decide(state, command)
-                await session.save(stream_id, events, version)
+                await session.save(stream_id, events, version, also(events) if also else ())
             return list(events)
         except ledger.ConcurrencyConflict:
             if attempt == attempts - 1:

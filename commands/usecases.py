@@ -7,7 +7,7 @@ import psycopg
 import ledger
 from commands import merchant, order, payment
 from commands.errors import DuplicateMerchant, OrderNotFound
-from commands.handler import Session, handle
+from commands.handler import Also, Session, handle
 from ledger import vault
 
 
@@ -52,9 +52,14 @@ async def load_order(session: Session, order_id: str, merchant_id: str | None) -
     return state
 
 
-async def create_payment(session: Session, command: payment.CreatePayment) -> payment.PaymentCreated:
-    """Create a pending payment on the command's order (already loaded and checked by the caller)."""
-    events = await handle(session, payment, payment.stream_id(command.payment_id), command, new_stream=True)
+async def create_payment(
+    session: Session, command: payment.CreatePayment, also: Also | None = None
+) -> payment.PaymentCreated:
+    """Create a pending payment on the command's order (already loaded and checked by the caller); ``also``: what
+    rides in its append (``commands.handle``)."""
+    events = await handle(
+        session, payment, payment.stream_id(command.payment_id), command, new_stream=True, also=also
+    )
     created = events[0]
     assert isinstance(created, payment.PaymentCreated)
     return created

@@ -1,10 +1,13 @@
 """Orders: create, read, list, the public view for checkout, and an order's payments."""
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Merchant
 from api.deps import AsOfDep, ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep, SettingsDep
+from api.idempotency import Keep
 from api.ids import new_id, now, stamp
 from api.responses import JSON, collection
 from api.schemas import PUBLIC, READ, READ_ONE, CollectionOut, OrderCreate, OrderOut, OrderPublicOut, errors
@@ -21,10 +24,14 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"], route_class=StrictJ
 async def create_order(
     body: OrderCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep, settings: SettingsDep
 ) -> Response:
-    return await idem.once(merchant.id, lambda: _create_order(body, merchant, session, settings.max_order_amount))
+    return await idem.riding(
+        merchant.id, lambda keep: _create_order(body, merchant, session, settings.max_order_amount, keep)
+    )
 
 
-async def _create_order(body: OrderCreate, merchant: Merchant, session: Session, max_amount: int) -> JSON:
+async def _create_order(
+    body: OrderCreate, merchant: Merchant, session: Session, max_amount: int, keep: Keep | None
+) -> JSON:
     command = order.CreateOrder(
         order_id=new_id("order_"),
         merchant_id=merchant.id,
@@ -36,20 +43,28 @@ async def _create_order(body: OrderCreate, merchant: Merchant, session: Session,
         max_amount=max_amount,
     )
     session.metadata["merchant_id"] = merchant.id
-    (created,) = await handle(session, order, order.stream_id(command.order_id), command, new_stream=True)
-    # The body from what was appended, not a re-read: a new order's row is its created event.
-    row = {
-        "id": created.order_id,
-        "merchant_id": created.merchant_id,
-        "amount": created.amount,
-        "currency": created.currency,
-        "receipt": created.receipt,
-        "notes": created.notes,
-        "status": "created",
-        "created_at": at,
-        "updated_at": at,
-    }
-    return JSON(bodies.order(row), status_code=201)
+    answer: list[JSON] = []
+
+    def answered(events: list[Any]) -> list[Any]:
+        # The body from what is appended, not a re-read: a new order's row is its created event. Known before
+        # the append, so the answer (with an idempotency key) rides in it.
+        created = events[0]
+        row = {
+            "id": created.order_id,
+            "merchant_id": created.merchant_id,
+            "amount": created.amount,
+            "currency": created.currency,
+            "receipt": created.receipt,
+            "notes": created.notes,
+            "status": "created",
+            "created_at": at,
+            "updated_at": at,
+        }
+        answer[:] = [JSON(bodies.order(row), status_code=201)]
+        return keep(answer[0]) if keep else []
+
+    await handle(session, order, order.stream_id(command.order_id), command, new_stream=True, also=answered)
+    return answer[0]
 
 
 @router.get("", response_model=CollectionOut, responses=errors(*READ))

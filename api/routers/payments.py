@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.deps import AsOfDep, ConnDep, IdempotencyDep, MerchantDep, PageDep, SessionDep
+from api.idempotency import Keep
 from api.ids import new_id, now, stamp
 from api.paywatch import PaymentWatcher
 from api.responses import JSON, collection
@@ -47,8 +48,9 @@ KEEPALIVE_S = 10.0
 INSTRUMENT = ("INVALID_VPA", "INVALID_CARD", "EXPIRED_CARD")
 
 
-async def _create(session: Session, body: PaymentCreate, merchant_id: str | None) -> JSON:
-    """Create a payment on ``body.order_id``; a merchant's own order, or (public) any active merchant's."""
+async def _create(session: Session, body: PaymentCreate, merchant_id: str | None, keep: Keep | None = None) -> JSON:
+    """Create a payment on ``body.order_id``; a merchant's own order, or (public) any active merchant's.
+    ``keep``: where the answer rides in the append, with the request's idempotency key."""
     o = await load_order(session, body.order_id, merchant_id)
     if merchant_id is None:
         owner = await merchants.by_id(session.conn, o.merchant_id)
@@ -57,7 +59,15 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
     at = now()
     card = CardDetails(**body.card.model_dump()) if body.card else None
     session.metadata["merchant_id"] = o.merchant_id
-    created = await create_payment(
+    answer: list[JSON] = []
+
+    def answered(events: list[Any]) -> list[Any]:
+        # The body from what is appended, not a re-read: a new payment's row is its created event (the
+        # projection writes exactly these values). Known before the append, so the answer rides in it.
+        answer[:] = [JSON(bodies.payment(_row(events[0], at), public=merchant_id is None), status_code=201)]
+        return keep(answer[0]) if keep else []
+
+    await create_payment(
         session,
         payment.CreatePayment(
             payment_id=new_id("pay_"),
@@ -70,10 +80,14 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
             year=at.year,
             month=at.month,
         ),
+        also=answered,
     )
-    # The body from what was appended, not a re-read: a new payment's row is its created event (the projection
-    # writes exactly these values), and one statement fewer per request.
-    row = {
+    return answer[0]
+
+
+def _row(created: payment.PaymentCreated, at: datetime) -> dict[str, Any]:
+    """A new payment's read row, as the projection writes it from its created event."""
+    return {
         "id": created.payment_id,
         "order_id": created.order_id,
         "merchant_id": created.merchant_id,
@@ -91,12 +105,11 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
         "created_at": at,
         "updated_at": at,
     }
-    return JSON(bodies.payment(row, public=merchant_id is None), status_code=201)
 
 
 @router.post("", status_code=201, response_model=PaymentOut, responses=errors(*WRITE, *INSTRUMENT))
 async def create(body: PaymentCreate, merchant: MerchantDep, session: SessionDep, idem: IdempotencyDep) -> Response:
-    return await idem.once(merchant.id, lambda: _create(session, body, merchant.id))
+    return await idem.riding(merchant.id, lambda keep: _create(session, body, merchant.id, keep))
 
 
 @router.post(

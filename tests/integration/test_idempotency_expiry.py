@@ -1,5 +1,6 @@
 """Idempotency keys with a clock the test moves: kept 24 hours, then new again and purged; a request that
-finds its key held waits for the first one, or gives up with 409 — it never runs the work itself.
+finds its key held waits for the first one, or gives up with 409 — it never runs the work itself. An answer
+kept by the append that makes it (``riding``) holds a second request until it commits, which then replays it.
 
 The API runs in-process (so its clock can be swapped) on a database of this module's own and real Redis.
 """
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from starlette.responses import Response
 
+import ledger
 from api import idempotency
 from api.idempotency import Fingerprint, IdempotentRequest, KeyInFlight
 from api.main import create_app
@@ -173,3 +175,52 @@ async def test_a_second_request_that_waits_too_long_gets_a_conflict_and_runs_not
         assert (await cur.fetchone()) == ("0",)
 
     assert runs == ["first"]
+
+
+# ---------------------------------------------------------------- answers kept by the append that makes them
+
+
+async def _append_keeping(conn: Any, stream: str, keep: Any, body: bytes) -> Response:
+    """A creating request's work: a new stream whose append carries the request's answer."""
+    response = Response(body, status_code=201, media_type="application/json")
+    event = ledger.NewEvent("probe.created.v1", {"n": 1})
+    await ledger.append(conn, stream, [event], expected_version=0, also=keep(response) if keep else ())
+    return response
+
+
+async def test_a_second_request_waits_for_the_first_answer_being_written_and_replays_it(
+    pool: Any, clock: Clock
+) -> None:
+    k, merchant = f"riding-{secrets.token_hex(6)}", MERCHANT
+    first_stream, second_stream = f"probe-{secrets.token_hex(6)}", f"probe-{secrets.token_hex(6)}"
+    async with pool.connection() as c1, pool.connection() as c2:
+        writing = c1.transaction()
+        await writing.__aenter__()  # the first answer is written but not committed yet
+        await _request(c1, k, clock).riding(merchant, lambda keep: _append_keeping(c1, first_stream, keep, b"1"))
+        second = asyncio.create_task(
+            _request(c2, k, clock).riding(merchant, lambda keep: _append_keeping(c2, second_stream, keep, b"2"))
+        )
+        await asyncio.sleep(0.2)
+        assert not second.done()  # held on the key's row
+        await writing.__aexit__(None, None, None)
+        answer = await second
+        assert (answer.body, answer.headers["Idempotent-Replayed"]) == (b"1", "true")
+        streams = (first_stream, second_stream)
+        cur = await c2.execute("SELECT stream_id FROM events WHERE stream_id IN (%s, %s)", streams)
+        assert [r[0] for r in await cur.fetchall()] == [first_stream]  # the second wrote nothing
+
+
+async def test_a_riding_answer_whose_key_expired_unpurged_is_written_anew(pool: Any, clock: Clock) -> None:
+    k, merchant = f"riding-{secrets.token_hex(6)}", MERCHANT
+    async with pool.connection() as conn:
+        await _request(conn, k, clock).riding(merchant, lambda keep: _append_keeping(conn, f"probe-{k}-1", keep, b"1"))
+        clock.advance(hours=24)
+        again = await _request(conn, k, clock).riding(
+            merchant, lambda keep: _append_keeping(conn, f"probe-{k}-2", keep, b"2")
+        )
+        assert again.body == b"2" and "Idempotent-Replayed" not in again.headers
+        clock.advance(hours=1)
+        replayed = await _request(conn, k, clock).riding(
+            merchant, lambda keep: _append_keeping(conn, f"probe-{k}-3", keep, b"3")
+        )
+        assert replayed.body == b"2"
