@@ -29,6 +29,11 @@ class Projector(Protocol):
     async def riding(self, events: Sequence[ledger.Recorded]) -> list[tuple[str, tuple[Any, ...]]] | None:
         """The same as statements to ride in the append itself, or None when that cannot be done."""
 
+    async def riding_batch(
+        self, conn: psycopg.AsyncConnection[Any], batch: Sequence[tuple[str, Sequence[ledger.Recorded]]]
+    ) -> list[tuple[str, list[list[Any]]]] | None:
+        """The same for the appends of a batch, to ride in ``ledger.append_batch``, or None."""
+
 
 @dataclass
 class Session:
@@ -85,15 +90,53 @@ class Session:
         await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also])
         return True
 
+    async def save_batch(self, batch: Sequence["Saving"]) -> dict[str, list[ledger.Recorded]]:
+        """Append and project each of ``batch`` (one each of distinct streams) whose stream has not moved on, in
+        one statement when the inline projections can ride in it, else one by one; returns what was appended, by
+        stream. A stream that moved on gets nothing and holds up no other."""
+        appends = [
+            ledger.Append(
+                s.stream_id, [ledger.NewEvent(*CODEC.encode(e), metadata=s.metadata) for e in s.events], s.version
+            )
+            for s in batch
+        ]
+        pending = [(a.stream_id, _pending(a.stream_id, a.events, a.expected_version)) for a in appends]
+        if (rides := await self.project.riding_batch(self.conn, pending)) is not None:
+            return await ledger.append_batch(self.conn, appends, also=rides)
+        out = {}
+        for a in appends:
+            try:
+                recorded = await ledger.append(self.conn, a.stream_id, a.events, expected_version=a.expected_version)
+            except ledger.ConcurrencyConflict:
+                continue
+            await self.project(self.conn, recorded)
+            out[a.stream_id] = recorded
+        return out
+
     async def _riding(
         self, stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int
     ) -> list[tuple[str, tuple[Any, ...]]] | None:
         """The inline projections of events about to be appended, as statements to ride in their append."""
-        pending = [
-            ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
-            for v, e in enumerate(new, expected_version + 1)
-        ]
-        return await self.project.riding(pending)
+        return await self.project.riding(_pending(stream_id, new, expected_version))
+
+
+@dataclass(frozen=True)
+class Saving:
+    """One stream's part of ``Session.save_batch``: decided events, the version they were decided at, and the
+    metadata they carry."""
+
+    stream_id: str
+    events: Sequence[Any]
+    version: int
+    metadata: dict[str, Any]
+
+
+def _pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
+    """Events about to be appended, as recorded ones: what the database makes up is a placeholder."""
+    return [
+        ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
+        for v, e in enumerate(new, expected_version + 1)
+    ]
 
 
 async def handle(

@@ -156,6 +156,90 @@ async def append(
     return recorded
 
 
+@dataclass(frozen=True)
+class Append:
+    """One stream's part of a batch: ``events``, if the stream is still at ``expected_version`` (0: it is new)."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: int
+
+
+#: The condition, for a statement riding in ``append_batch``, that the stream named by ``column`` was appended.
+def if_batch_appended(column: str) -> str:
+    return f"{column} IN (SELECT stream_id FROM checked)"
+
+
+# One statement for the whole batch, its shape the same whatever the batch holds (so it is prepared once): the
+# streams' checks, new and existing, as in ``append``, then the events of the streams that passed, in the batch's
+# order (positions follow it, so a stream's events keep their version order).
+_BATCH_SQL = """WITH v AS (
+    SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[]) AS v(stream_id, expected, new_version)),
+created AS (
+    INSERT INTO streams (version, stream_id, tx_id)
+    SELECT new_version, stream_id, pg_current_xact_id() FROM v WHERE expected = 0
+    ON CONFLICT DO NOTHING RETURNING stream_id),
+moved AS (
+    UPDATE streams s SET version = v.new_version, tx_id = pg_current_xact_id() FROM v
+    WHERE v.expected > 0 AND s.stream_id = v.stream_id AND s.version = v.expected
+      AND s.tx_id <= pg_current_xact_id()
+    RETURNING s.stream_id),
+checked AS (SELECT stream_id FROM created UNION ALL SELECT stream_id FROM moved),
+appended AS (
+    INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
+    SELECT e.event_id, e.stream_id, e.stream_version, e.type, e.data, e.metadata
+    FROM unnest(%s::uuid[], %s::text[], %s::integer[], %s::text[], %s::jsonb[], %s::jsonb[])
+        WITH ORDINALITY AS e(event_id, stream_id, stream_version, type, data, metadata, n)
+    WHERE e.stream_id IN (SELECT stream_id FROM checked)
+    ORDER BY e.n
+    RETURNING stream_id, stream_version, position, tx_id::text::bigint, recorded_at)"""
+
+
+async def append_batch(
+    conn: psycopg.AsyncConnection[Any],
+    batch: Sequence[Append],
+    *,
+    also: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> dict[str, list[Recorded]]:
+    """Append each of ``batch`` (one each of distinct streams) whose stream is still at its expected version, all
+    in one statement; returns what was appended, by stream. A stream that moved on gets nothing and holds up no
+    other: each is checked on its own, as by ``append``.
+
+    ``also``: statements run in the same statement, each written to take effect only for the streams appended
+    (``if_batch_appended``).
+    """
+    batch = [a for a in batch if a.events]
+    if not batch:
+        return {}
+    if len({a.stream_id for a in batch}) != len(batch):
+        raise ValueError("a batch appends to each stream once")
+    heads = [(a.stream_id, a.expected_version, a.expected_version + len(a.events)) for a in batch]
+    rows = [
+        (e.event_id, a.stream_id, v, e.type, Jsonb(e.data), Jsonb(e.metadata))
+        for a in batch
+        for v, e in enumerate(a.events, a.expected_version + 1)
+    ]
+    # Column arrays, one a parameter: (stream ids, expected versions, new versions), then the events' columns.
+    params: list[Any] = [*map(list, zip(*heads, strict=True)), *map(list, zip(*rows, strict=True))]
+    for _, extra in also:
+        params += extra
+    APPENDED.set(True)
+    ctes = "".join(f",\nalso{i} AS ({text})" for i, (text, _) in enumerate(also))
+    cur = await conn.execute(f"{_BATCH_SQL}{ctes}\nSELECT * FROM appended", params)
+    stored = {(stream, version): rest for stream, version, *rest in await cur.fetchall()}
+    out: dict[str, list[Recorded]] = {}
+    for a in batch:
+        if (a.stream_id, a.expected_version + 1) not in stored:
+            continue
+        recorded = out[a.stream_id] = []
+        for v, e in enumerate(a.events, a.expected_version + 1):
+            position, tx_id, at = stored[a.stream_id, v]
+            recorded.append(Recorded(position, tx_id, e.event_id, a.stream_id, v, e.type, e.data, e.metadata, at))
+    if out:
+        wakeups.appended(conn)
+    return out
+
+
 async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:
     """Every event of one stream, oldest first; the stream's version is the last one's ``stream_version``."""
     async with conn.cursor(row_factory=class_row(Recorded)) as cur:

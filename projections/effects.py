@@ -167,11 +167,9 @@ def _then(first: Update, second: Update) -> Update | None:
     return Update(first.table, first.key, values, {c: n for c, n in add.items() if c not in second.values})
 
 
-def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[Any, ...]]] | None:
-    """``effects`` as statements (text, parameters) that take effect only under ``condition``, to ride inside
-    another statement; None when they cannot. Only inserts and updates of distinct rows can (successive updates
-    of one row are made one): the parts of one statement all see the tables as they were before it, so a later
-    effect could not see an earlier one."""
+def _distinct(effects: Sequence[Effect]) -> dict[tuple[Any, ...], Insert | Update] | None:
+    """``effects`` by the row each writes, successive updates of a row made one; None when they are not inserts
+    and updates of distinct rows (an update after the insert of its row, a tally, an insert with ``then``)."""
     rows: dict[tuple[Any, ...], Insert | Update] = {}
     for e in effects:
         if type(e) is Insert and not e.then:
@@ -185,14 +183,124 @@ def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[A
                 return None
             e = merged
         rows[row] = e
+    return rows
+
+
+def _update_shape(e: Update) -> tuple[tuple[tuple[str, str | None], ...], tuple[Any, ...]]:
+    """An update's SET shape (column, source column or None for a parameter) and its parameters, keys last."""
+    shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in e.values.items())
+    params = (*(v for v in e.values.values() if not isinstance(v, Col)), *e.add.values(), *e.key.values())
+    return shape, params
+
+
+def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[Any, ...]]] | None:
+    """``effects`` as statements (text, parameters) that take effect only under ``condition``, to ride inside
+    another statement; None when they cannot. Only inserts and updates of distinct rows can (successive updates
+    of one row are made one): the parts of one statement all see the tables as they were before it, so a later
+    effect could not see an earlier one."""
+    if (rows := _distinct(effects)) is None:
+        return None
     out = []
     for e in rows.values():
         if type(e) is Insert:
             out.append((_insert_if_sql(e.table, tuple(e.row), e.key, condition), tuple(e.row.values())))
         elif type(e) is Update and (e.values or e.add):
-            shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in e.values.items())
-            params = (*(v for v in e.values.values() if not isinstance(v, Col)), *e.add.values(), *e.key.values())
+            shape, params = _update_shape(e)
             out.append((_update_if_sql(e.table, shape, tuple(e.add), tuple(e.key), condition), params))
+    return out
+
+
+#: Column types of the read tables, by table: what the batch statements cast their array parameters to.
+Types = dict[str, dict[str, str]]
+_TYPES: Types = {}
+
+
+async def column_types(conn: psycopg.AsyncConnection[Any], tables: Iterable[str]) -> Types:
+    """The SQL types of ``tables``' columns (looked up once per process: the schema is applied before any part
+    starts)."""
+    if missing := sorted(set(tables) - _TYPES.keys()):
+        cur = await conn.execute(
+            """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+               WHERE a.attrelid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped""",
+            (missing,),
+        )
+        for table, column, type_ in await cur.fetchall():
+            _TYPES.setdefault(table, {})[column] = type_
+    return _TYPES
+
+
+@cache
+def _insert_batch_sql(
+    table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...], condition: str
+) -> str:
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    names = [f"p{i}" for i in range(len(columns))]
+    return (
+        f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) "
+        f"SELECT {', '.join(f'u.{n}' for n in names)} FROM unnest({arrays}, %s::text[]) AS u({', '.join(names)}, "
+        f"stream) WHERE {condition} ON CONFLICT ({', '.join(map(_ident, key))}) DO NOTHING"
+    )
+
+
+@cache
+def _update_batch_sql(
+    table: str,
+    values: tuple[tuple[str, str | None], ...],
+    add: tuple[str, ...],
+    key: tuple[str, ...],
+    types: tuple[str, ...],
+    condition: str,
+) -> str:
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    names = iter(f"p{i}" for i in range(len(types)))
+    t = _ident(table)
+    sets = [f"{_ident(c)} = {f't.{_ident(src)}' if src else f'u.{next(names)}'}" for c, src in values]
+    sets += [f"{_ident(c)} = t.{_ident(c)} + u.{next(names)}" for c in add]
+    keys = [f"t.{_ident(k)} = u.{next(names)}" for k in key]
+    aliases = ", ".join(f"p{i}" for i in range(len(types)))
+    return (
+        f"UPDATE {t} AS t SET {', '.join(sets)} FROM unnest({arrays}, %s::text[]) AS u({aliases}, stream) "
+        f"WHERE {' AND '.join(keys)} AND {condition}"
+    )
+
+
+def _ident(name: str) -> str:
+    return sql.Identifier(name).as_string(None)
+
+
+def riding_batch(
+    items: Sequence[tuple[str, Sequence[Effect]]], types: Types, condition: Callable[[str], str]
+) -> list[tuple[str, list[list[Any]]]] | None:
+    """The effects of several streams' appends, as statements riding in one batch append: each effect of a
+    stream takes effect only if that stream was appended (``condition(column)``: that the stream named in
+    ``column`` was). One statement per shape of effect, its rows given as arrays, whatever their number. None
+    when they cannot ride: each stream's as in ``riding``, and no row written for two streams."""
+    shapes: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    written: set[tuple[Any, ...]] = set()
+    for stream_id, effects in items:
+        if (rows := _distinct(effects)) is None or not written.isdisjoint(rows):
+            return None
+        written |= rows.keys()
+        for e in rows.values():
+            columns = types[e.table]
+            if type(e) is Insert:
+                cols = tuple(e.row)
+                shape: tuple[Any, ...] = ("insert", e.table, cols, e.key, tuple(columns[c] for c in cols))
+                shapes.setdefault(shape, []).append((*e.row.values(), stream_id))
+            elif type(e) is Update and (e.values or e.add):
+                values, params = _update_shape(e)
+                typed = [c for c, src in values if src is None] + [*e.add, *e.key]
+                shape = ("update", e.table, values, tuple(e.add), tuple(e.key), tuple(columns[c] for c in typed))
+                shapes.setdefault(shape, []).append((*params, stream_id))
+    out = []
+    for shape, rows_of in shapes.items():
+        arrays = [list(column) for column in zip(*rows_of, strict=True)]
+        if shape[0] == "insert":
+            text = _insert_batch_sql(*shape[1:], condition("u.stream"))
+        else:
+            text = _update_batch_sql(*shape[1:], condition("u.stream"))
+        out.append((text, arrays))
     return out
 
 

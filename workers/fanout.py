@@ -101,7 +101,7 @@ def _owed(e: ledger.Recorded, merchant_id: str, subscribed: list[str], data: dic
 
 
 async def schedule(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recorded]) -> list[str]:
-    """Schedule the deliveries these events owe, in one transaction; returns the ids of the new ones."""
+    """Schedule the deliveries these events owe, in one statement; returns the ids of the new ones."""
     sourced = [e for e in events if e.type in webhook.SOURCES and "merchant_id" in e.data]
     if not sourced:
         return []
@@ -119,19 +119,16 @@ async def schedule(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recor
         if e.event_id in data
         for command in _owed(e, e.data["merchant_id"], configs[e.data["merchant_id"]][1], data[e.event_id], at)
     ]
-    new: list[str] = []
-    async with conn.transaction():
-        for e, command in owed:
-            session = commands.Session(
-                conn,
-                projections.project_inline,
-                {"actor": ACTOR, "merchant_id": command.merchant_id, "causation_id": str(e.event_id)},
-            )
-            try:
-                await session.save(
-                    webhook.stream_id(command.delivery_id), webhook.decide(webhook.initial_state, command), 0
-                )
-                new.append(command.delivery_id)
-            except ledger.ConcurrencyConflict:
-                pass  # scheduled by an earlier run of this same event: nothing more is owed
-    return new
+    batch = {
+        webhook.stream_id(command.delivery_id): commands.Saving(
+            webhook.stream_id(command.delivery_id),
+            webhook.decide(webhook.initial_state, command),
+            0,
+            {"actor": ACTOR, "merchant_id": command.merchant_id, "causation_id": str(e.event_id)},
+        )
+        for e, command in owed
+    }
+    # One statement: a delivery whose stream exists was scheduled by an earlier run of its event (nothing more is
+    # owed), and holds up no other.
+    saved = await commands.Session(conn, projections.project_inline).save_batch(list(batch.values()))
+    return [command.delivery_id for _, command in owed if webhook.stream_id(command.delivery_id) in saved]

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 import structlog
 
-import ledger
 from commands import targets, webhook
 from commands.errors import InvalidTransition
+from commands.handler import Saving
 from projections import webhook_logs
 from workers import http, metrics, signing
 from workers.runtime import Runtime
@@ -232,11 +232,11 @@ Item = tuple[webhook.Pending, int, Command, asyncio.Future[Any]]
 
 class Recorder:
     """Appends attempts' starts and outcomes in batches: whatever came while the last batch was written goes in
-    one transaction.
+    one statement (``Session.save_batch``), its webhook log rows with it.
 
     Each append still names its own stream and expected version, so one superseded attempt never holds up
-    the others; a failed transaction leaves its attempts due, and the scheduler re-drives them. A start is
-    answered, once committed, with the merchant's URL and secret read in its transaction.
+    the others; a failed statement leaves its attempts due, and the scheduler re-drives them. A start is
+    answered, once committed, with the merchant's URL and secret read right after it.
     """
 
     def __init__(self, runtime: Runtime, writers: int = 2, batch: int = 200) -> None:
@@ -279,24 +279,36 @@ class Recorder:
         """Each item's answer: a start's (URL, secret, new version) or None; None for every outcome."""
         versions: list[int | None] = [None] * len(items)
         async with self.runtime.session(actor="webhooks") as session:
-            # Pipeline mode sends BEGIN with the first append and the projection's writes with the next ones.
-            async with session.conn.pipeline(), session.conn.transaction():
-                for i, (state, version, command, _) in enumerate(items):
+            todo = list(range(len(items)))
+            while todo:  # a round appends to each delivery once: a second item of one waits for the next round
+                batch: dict[str, tuple[int, Saving]] = {}
+                later = []
+                for i in todo:
+                    state, version, command, _ = items[i]
                     d = state.delivery
-                    session.metadata = {
-                        "actor": "webhooks",
-                        "merchant_id": d.merchant_id,
-                        "causation_id": d.delivery_id,
-                    }
+                    stream = webhook.stream_id(d.delivery_id)
+                    if stream in batch:
+                        later.append(i)
+                        continue
                     try:
-                        if events := webhook.decide(state, command):  # no events: in flight, or not owed
-                            saved = await session.save(webhook.stream_id(d.delivery_id), events, version)
-                            versions[i] = saved[-1].stream_version
-                    except (ledger.ConcurrencyConflict, InvalidTransition):
+                        events = webhook.decide(state, command)
+                    except InvalidTransition:
                         log.info("webhook.attempt_superseded", delivery_id=d.delivery_id, version=version)
-                starts = [i for i, v in enumerate(versions) if v and isinstance(items[i][2], webhook.StartAttempt)]
-                merchants = sorted({items[i][0].delivery.merchant_id for i in starts})
-                found = await webhook_logs.endpoints(session.conn, merchants) if merchants else {}
+                        continue
+                    if events:  # none: in flight, or not owed
+                        metadata = {"actor": "webhooks", "merchant_id": d.merchant_id, "causation_id": d.delivery_id}
+                        batch[stream] = (i, Saving(stream, events, version, metadata))
+                # One statement for the round: each append checks its own stream's version.
+                saved = await session.save_batch([saving for _, saving in batch.values()])
+                for stream, (i, _) in batch.items():
+                    if stream in saved:
+                        versions[i] = saved[stream][-1].stream_version
+                    else:
+                        log.info("webhook.attempt_superseded", delivery_id=items[i][0].delivery.delivery_id)
+                todo = later
+            starts = [i for i, v in enumerate(versions) if v and isinstance(items[i][2], webhook.StartAttempt)]
+            merchants = sorted({items[i][0].delivery.merchant_id for i in starts})
+            found = await webhook_logs.endpoints(session.conn, merchants) if merchants else {}
         results: list[Any] = [None] * len(items)
         for i in starts:
             url, secret = found.get(items[i][0].delivery.merchant_id, (None, None))
