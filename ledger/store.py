@@ -174,7 +174,7 @@ def if_batch_appended(column: str) -> str:
 # streams' checks, new and existing, as in ``append``, then the events of the streams that passed, in the batch's
 # order (positions follow it, so a stream's events keep their version order).
 _BATCH_SQL = """WITH v AS (
-    SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[]) AS v(stream_id, expected, new_version)),
+    SELECT * FROM unnest(%b::text[], %b::integer[], %b::integer[]) AS v(stream_id, expected, new_version)),
 created AS (
     INSERT INTO streams (version, stream_id, tx_id)
     SELECT new_version, stream_id, pg_current_xact_id() FROM v WHERE expected = 0
@@ -188,7 +188,7 @@ checked AS (SELECT stream_id FROM created UNION ALL SELECT stream_id FROM moved)
 appended AS (
     INSERT INTO events (event_id, stream_id, stream_version, type, data, metadata)
     SELECT e.event_id, e.stream_id, e.stream_version, e.type, e.data, e.metadata
-    FROM unnest(%s::uuid[], %s::text[], %s::integer[], %s::text[], %s::jsonb[], %s::jsonb[])
+    FROM unnest(%b::uuid[], %b::text[], %b::integer[], %b::text[], %b::jsonb[], %b::jsonb[])
         WITH ORDINALITY AS e(event_id, stream_id, stream_version, type, data, metadata, n)
     WHERE e.stream_id IN (SELECT stream_id FROM checked)
     ORDER BY e.n

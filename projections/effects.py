@@ -234,11 +234,11 @@ async def column_types(conn: psycopg.AsyncConnection[Any], tables: Iterable[str]
 def _insert_batch_sql(
     table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...], condition: str
 ) -> str:
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
     names = [f"p{i}" for i in range(len(columns))]
     return (
         f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) "
-        f"SELECT {', '.join(f'u.{n}' for n in names)} FROM unnest({arrays}, %s::text[]) AS u({', '.join(names)}, "
+        f"SELECT {', '.join(f'u.{n}' for n in names)} FROM unnest({arrays}, %b::text[]) AS u({', '.join(names)}, "
         f"stream) WHERE {condition} ON CONFLICT ({', '.join(map(_ident, key))}) DO NOTHING"
     )
 
@@ -252,7 +252,7 @@ def _update_batch_sql(
     types: tuple[str, ...],
     condition: str,
 ) -> str:
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
     names = iter(f"p{i}" for i in range(len(types)))
     t = _ident(table)
     sets = [f"{_ident(c)} = {f't.{_ident(src)}' if src else f'u.{next(names)}'}" for c, src in values]
@@ -260,7 +260,7 @@ def _update_batch_sql(
     keys = [f"t.{_ident(k)} = u.{next(names)}" for k in key]
     aliases = ", ".join(f"p{i}" for i in range(len(types)))
     return (
-        f"UPDATE {t} AS t SET {', '.join(sets)} FROM unnest({arrays}, %s::text[]) AS u({aliases}, stream) "
+        f"UPDATE {t} AS t SET {', '.join(sets)} FROM unnest({arrays}, %b::text[]) AS u({aliases}, stream) "
         f"WHERE {' AND '.join(keys)} AND {condition}"
     )
 
