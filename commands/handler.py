@@ -49,6 +49,17 @@ class Session:
         events = [CODEC.decode(r.type, r.data) for r in past]
         return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
 
+    async def load_many(self, decider: ModuleType, stream_ids: Sequence[str]) -> dict[str, tuple[Any, int]]:
+        """``load`` of several streams of one aggregate, in one statement."""
+        found = await ledger.read_streams(self.conn, stream_ids)
+        return {
+            stream_id: (
+                functools.reduce(decider.evolve, (CODEC.decode(r.type, r.data) for r in past), decider.initial_state),
+                ledger.version_of(past),
+            )
+            for stream_id, past in found.items()
+        }
+
     def _encode(self, events: Sequence[Any]) -> list[ledger.NewEvent]:
         return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
 

@@ -1,13 +1,15 @@
 """Use cases that read one aggregate to decide on another: paying an order, settling a payment."""
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
 import ledger
 from commands import merchant, order, payment
-from commands.errors import DuplicateMerchant, OrderNotFound
-from commands.handler import Also, Session, handle
+from commands.errors import DomainError, DuplicateMerchant, OrderNotFound
+from commands.handler import Also, Saving, Session, handle
 from ledger import vault
 
 
@@ -57,9 +59,7 @@ async def create_payment(
 ) -> payment.PaymentCreated:
     """Create a pending payment on the command's order (already loaded and checked by the caller); ``also``: what
     rides in its append (``commands.handle``)."""
-    events = await handle(
-        session, payment, payment.stream_id(command.payment_id), command, new_stream=True, also=also
-    )
+    events = await handle(session, payment, payment.stream_id(command.payment_id), command, new_stream=True, also=also)
     created = events[0]
     assert isinstance(created, payment.PaymentCreated)
     return created
@@ -91,3 +91,63 @@ async def settle_payment(session: Session, payment_id: str, verdict: payment.Dec
             if attempt == 4:
                 raise
     return []
+
+
+class _MovedOn(Exception):
+    """A stream of the batch moved on after it was read: roll the batch back."""
+
+
+async def settle_payments(
+    session: Session, verdicts: Sequence[tuple[str, payment.DecidePayment]]
+) -> dict[str, list[Any] | DomainError] | None:
+    """``settle_payment`` for many payments at once: their streams and their orders' read in two statements,
+    every decision appended in one, all in one transaction. Returns each payment's decided events (none: it was
+    decided already), or the rule it broke; None, with nothing written, when a stream moved on after it was read
+    (another worker decided meanwhile): the caller then settles them one by one.
+
+    A batch that pays one order twice is decided as one by one would: the first success pays it, and the next
+    finds it paid.
+    """
+    p_streams = {pid: payment.stream_id(pid) for pid, _ in verdicts}
+    found = await session.load_many(payment, list(dict.fromkeys(p_streams.values())))
+    pending = {pid: found[s] for pid, s in p_streams.items() if isinstance(found[s][0], payment.PendingPayment)}
+    o_streams = {p_state.order_id: order.stream_id(p_state.order_id) for p_state, _ in pending.values()}
+    orders = await session.load_many(order, sorted(set(o_streams.values())))
+    out: dict[str, list[Any] | DomainError] = {}
+    batch: dict[str, Saving] = {}
+    for pid, verdict in verdicts:
+        if pid in out:
+            continue  # named twice: decided once
+        if pid not in pending:
+            out[pid] = []
+            continue
+        p_state, p_version = pending[pid]
+        o_stream = o_streams[p_state.order_id]
+        o_state, o_version = orders[o_stream]
+        if isinstance(o_state, order.Order) and o_state.paid and verdict.error_description is None:
+            verdict = payment.DecidePayment(verdict.occurred_at, "Order already paid by another payment")
+        metadata = {**session.metadata, "causation": pid}
+        try:
+            decided = payment.decide(p_state, verdict)
+            paid = (
+                order.decide(o_state, order.MarkOrderPaid(pid, verdict.occurred_at))
+                if verdict.error_description is None
+                else []
+            )
+        except DomainError as exc:
+            out[pid] = exc
+            continue
+        batch[p_streams[pid]] = Saving(p_streams[pid], decided, p_version, metadata)
+        if paid:  # the first success pays the order; any later one of this batch finds it paid
+            batch[o_stream] = Saving(o_stream, paid, o_version, metadata)
+            orders[o_stream] = (functools.reduce(order.evolve, paid, o_state), o_version)
+        out[pid] = list(decided)
+    if not batch:
+        return out
+    try:
+        async with session.conn.transaction():
+            if len(await session.save_batch(list(batch.values()))) != len(batch):
+                raise _MovedOn
+    except _MovedOn:
+        return None
+    return out

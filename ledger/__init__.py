@@ -28,6 +28,7 @@ from ledger.store import (
     quiet,
     read_all,
     read_stream,
+    read_streams,
     stream_visible,
     version_of,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "quiet",
     "read_all",
     "read_stream",
+    "read_streams",
     "resilient",
     "step_down",
     "stream_visible",

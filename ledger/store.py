@@ -247,6 +247,19 @@ async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> lis
         return await cur.fetchall()
 
 
+async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[str]) -> dict[str, list[Recorded]]:
+    """Every event of each of ``stream_ids``, oldest first, in one statement (a stream never written: none)."""
+    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(%s) ORDER BY stream_id, stream_version",
+            (list(stream_ids),),
+        )
+        out: dict[str, list[Recorded]] = {s: [] for s in stream_ids}
+        for r in await cur.fetchall():
+            out[r.stream_id].append(r)
+        return out
+
+
 async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[Recorded]:
     """Events committed after ``after``, in commit order, at most ``limit``.
 

@@ -9,7 +9,7 @@ import structlog
 
 from commands import payment
 from commands.errors import DomainError
-from commands.usecases import settle_payment
+from commands.usecases import settle_payment, settle_payments
 from workers import metrics
 from workers.runtime import Runtime
 
@@ -42,6 +42,10 @@ async def process_payment(runtime: Runtime, payment_id: str, method: str) -> Non
         decided = await settle_payment(
             session, payment_id, verdict(runtime.settings, method, random.SystemRandom(), datetime.now(UTC))
         )
+    _decided(payment_id, decided)
+
+
+def _decided(payment_id: str, decided: list[Any]) -> None:
     if decided:
         status = "failed" if isinstance(decided[0], payment.PaymentFailed) else "success"
         metrics.PAYMENTS_DECIDED.labels(status).inc()
@@ -49,9 +53,27 @@ async def process_payment(runtime: Runtime, payment_id: str, method: str) -> Non
 
 
 async def process_payments(runtime: Runtime, items: list[list[Any]]) -> None:
-    """Decide the payments a dispatcher batch owed at once, each (payment id, method, ids to log) as
-    ``process_payment`` does, at most ``AT_ONCE`` at a time in this process: one message for many payments,
-    not one each. A failure fails the message once the others are done; its retry finds those decided."""
+    """Decide the payments a dispatcher batch owed at once, each (payment id, method, ids to log): together, in
+    a few statements (``settle_payments``), or, when another worker decided one of them meanwhile, one by one
+    as ``process_payment`` does, at most ``AT_ONCE`` at a time in this process. A failure fails the message once
+    the others are done; its retry finds those decided."""
+    rng, now = random.SystemRandom(), datetime.now(UTC)
+    verdicts = [(payment_id, verdict(runtime.settings, method, rng, now)) for payment_id, method, _ in items]
+    async with runtime.session() as session:
+        outcomes = await settle_payments(session, verdicts)
+    if outcomes is None:
+        return await _one_by_one(runtime, items)
+    for payment_id, _, ids in items:
+        with structlog.contextvars.bound_contextvars(**(ids or {})):
+            outcome = outcomes[payment_id]
+            if isinstance(outcome, DomainError):  # final, as for a job of its own: nothing to retry
+                log.warning("payment.not_decided", payment_id=payment_id, error=f"{type(outcome).__name__}: {outcome}")
+            else:
+                _decided(payment_id, outcome)
+                outcomes[payment_id] = []  # named twice: logged once
+
+
+async def _one_by_one(runtime: Runtime, items: list[list[Any]]) -> None:
     gate = runtime.resources.get("deciding") or runtime.resources.setdefault("deciding", asyncio.Semaphore(AT_ONCE))
 
     async def one(payment_id: str, method: str, ids: dict[str, Any] | None) -> None:

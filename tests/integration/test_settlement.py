@@ -10,7 +10,7 @@ from storekit import app_connection, session_on
 import ledger
 from commands import handle, merchant, order, payment
 from commands.errors import OrderAlreadyPaid
-from commands.usecases import create_payment, load_order, register_merchant, settle_payment
+from commands.usecases import create_payment, load_order, register_merchant, settle_payment, settle_payments
 
 AT = "2030-06-15T10:00:00.000000Z"
 
@@ -107,3 +107,59 @@ async def test_a_failed_payment_leaves_its_order_open_for_another(store: str, me
         retry = await new_payment(conn, merchant_id, order_id)
         await settle_payment(session_on(conn), retry, payment.DecidePayment(AT))
         assert await stream_types(conn, order.stream_id(order_id)) == ["order.created.v1", "order.paid.v1"]
+
+
+# ---------------------------------------------------------------- many at once (settle_payments)
+
+
+async def test_a_batch_decides_each_payment_once_and_pays_an_order_once(store: str, merchant_id: str) -> None:
+    async with app_connection(store) as conn:
+        shared = await new_order(conn, merchant_id)
+        twice = [await new_payment(conn, merchant_id, shared) for _ in range(2)]
+        alone = [await new_payment(conn, merchant_id, await new_order(conn, merchant_id)) for _ in range(3)]
+        declined = alone[2]
+        decided_before = await new_payment(conn, merchant_id, await new_order(conn, merchant_id))
+        await settle_payment(session_on(conn), decided_before, payment.DecidePayment(AT))
+        verdicts = [(pid, payment.DecidePayment(AT, "declined" if pid == declined else None)) for pid in alone]
+        verdicts += [(twice[0], payment.DecidePayment(AT)), (twice[1], payment.DecidePayment(AT))]
+        verdicts += [(decided_before, payment.DecidePayment(AT)), (alone[0], payment.DecidePayment(AT))]  # again
+
+        outcomes = await settle_payments(session_on(conn), verdicts)
+
+        assert outcomes is not None and outcomes[decided_before] == []
+        for pid in [*alone, *twice]:
+            assert isinstance(outcomes[pid], list) and len(outcomes[pid]) == 1, pid
+        assert await stream_types(conn, payment.stream_id(twice[0])) == ["payment.created.v1", "payment.succeeded.v1"]
+        second = await ledger.read_stream(conn, payment.stream_id(twice[1]))
+        assert second[-1].type == "payment.failed.v1"
+        assert second[-1].data["error_description"] == "Order already paid by another payment"
+        assert await stream_types(conn, order.stream_id(shared)) == ["order.created.v1", "order.paid.v1"]
+        assert (await stream_types(conn, payment.stream_id(declined)))[-1] == "payment.failed.v1"
+        # The read rows rode along: the payments table says what the streams say.
+        cur = await conn.execute("SELECT id, status FROM payments WHERE id = ANY(%s)", ([*alone, *twice],))
+        statuses = dict(await cur.fetchall())
+        assert statuses == {alone[0]: "success", alone[1]: "success", declined: "failed", twice[0]: "success",
+                            twice[1]: "failed"}  # fmt: skip
+        cur = await conn.execute("SELECT status FROM orders WHERE id = %s", (shared,))
+        assert await cur.fetchone() == ("paid",)
+
+
+async def test_a_batch_whose_stream_moved_on_writes_nothing(store: str, merchant_id: str) -> None:
+    """Another worker decided one of them between the batch's read and its append: nothing of the batch is
+    written, and the caller decides them one by one."""
+    async with app_connection(store) as conn, app_connection(store) as other:
+        pids = [await new_payment(conn, merchant_id, await new_order(conn, merchant_id)) for _ in range(3)]
+        session = session_on(conn)
+        read = session.load_many
+
+        async def read_then_race(decider: Any, stream_ids: Any) -> Any:
+            found = await read(decider, stream_ids)
+            if decider is payment:  # the other worker decides the second payment right after this read
+                await settle_payment(session_on(other), pids[1], payment.DecidePayment(AT, "declined"))
+            return found
+
+        session.load_many = read_then_race  # type: ignore[method-assign]
+        assert await settle_payments(session, [(pid, payment.DecidePayment(AT)) for pid in pids]) is None
+        for pid in (pids[0], pids[2]):
+            assert await stream_types(conn, payment.stream_id(pid)) == ["payment.created.v1"]
+        assert (await stream_types(conn, payment.stream_id(pids[1])))[-1] == "payment.failed.v1"
