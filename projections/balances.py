@@ -97,6 +97,8 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
 
 
 apply = effects.applier(changes, TYPES)
+#: The projection runner's batch form: a batch's entries, lines and balances in a few statements.
+apply_many = effects.batch_applier(changes, TYPES)
 
 
 def _posting(event: Recorded, entry: Entry) -> effects.Insert:

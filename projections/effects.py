@@ -356,17 +356,115 @@ def summed(effects: Iterable[Effect]) -> list[Effect]:
     return list(rows.values())
 
 
-def tally_applier(
+@cache
+def _insert_many_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...]) -> str:
+    names = [f"p{i}" for i in range(len(columns))]
+    return (
+        f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) "
+        f"SELECT {', '.join(names)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u({', '.join(names)}) "
+        f"ON CONFLICT ({', '.join(map(_ident, key))}) DO NOTHING RETURNING {', '.join(map(_ident, key))}"
+    )
+
+
+@cache
+def _tally_many_sql(table: str, key: tuple[str, ...], add: tuple[str, ...], types: tuple[str, ...]) -> str:
+    columns = key + add
+    names = [f"p{i}" for i in range(len(columns))]
+    sums = ", ".join(f"{_ident(c)} = t.{_ident(c)} + EXCLUDED.{_ident(c)}" for c in add)
+    return (
+        f"INSERT INTO {_ident(table)} AS t ({', '.join(map(_ident, columns))}) "
+        f"SELECT {', '.join(names)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u({', '.join(names)}) "
+        f"ON CONFLICT ({', '.join(map(_ident, key))}) DO UPDATE SET {sums}"
+    )
+
+
+async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Effect]) -> None:
+    """What ``execute`` does with ``effects``, in one statement per shape of effect when they are inserts and
+    tallies (a batch of the projection runner's): inserts of distinct rows and tallies all commute, so they may
+    go in any order. A repeated insert of a row is the no-op it is one by one (its ``then`` never runs). Anything
+    else runs one by one."""
+    if any(type(e) is Update for e in effects):
+        return await execute(conn, effects)
+    inserts: dict[tuple[Any, ...], Insert] = {}
+    tallies = []
+    for e in effects:
+        if type(e) is Insert:
+            inserts.setdefault((e.table, *map(e.row.__getitem__, e.key)), e)
+        elif type(e) is Tally:
+            tallies.append(e)
+    types = await column_types(conn, {e.table for e in effects})
+    shapes: dict[tuple[Any, ...], list[Insert]] = {}
+    for e in inserts.values():
+        shapes.setdefault((e.table, tuple(e.row), e.key), []).append(e)
+    then: list[Effect] = []
+    for (table, columns, key), rows in shapes.items():
+        text = _insert_many_sql(table, columns, key, tuple(types[table][c] for c in columns))
+        arrays = [list(column) for column in zip(*(tuple(e.row.values()) for e in rows), strict=True)]
+        cur = await conn.execute(text, arrays)
+        if any(e.then for e in rows):
+            written = {tuple(r) for r in await cur.fetchall()}
+            then += [t for e in rows if tuple(map(e.row.__getitem__, key)) in written for t in e.then]
+    if then:
+        await execute_many(conn, then)
+    by_shape: dict[tuple[Any, ...], list[Tally]] = {}
+    for t in summed(tallies):
+        assert isinstance(t, Tally)
+        by_shape.setdefault((t.table, tuple(t.key), tuple(t.add)), []).append(t)
+    for (table, key, add), rows_of in by_shape.items():
+        text = _tally_many_sql(table, key, add, tuple(types[table][c] for c in key + add))
+        arrays = [list(column) for column in zip(*((*t.key.values(), *t.add.values()) for t in rows_of), strict=True)]
+        await conn.execute(text, arrays)
+
+
+async def prefetching(conn: psycopg.AsyncConnection[Any], changes: Changes, events: Sequence[Recorded]) -> Read:
+    """A ``Read`` for the ``changes`` of ``events`` that asks each table once: a first pass notes what the rules
+    read, one query per table, column and single-column key fetches all of it, and the rules then read from
+    that. Only for rules that read tables their projection does not write (a read must not depend on the
+    batch's own effects); a read nobody noted is asked of the table there and then."""
+    wanted: dict[tuple[str, str, str], set[Any]] = defaultdict(set)
+
+    async def note(table: str, key: dict[str, Any], column: str) -> Any:
+        if len(key) == 1:
+            ((name, value),) = key.items()
+            wanted[table, name, column].add(value)
+        return None
+
+    for event in events:
+        try:
+            await changes(event, note)
+        except Exception:  # noqa: S112 -- a rule that needs a real value: the second pass reads it
+            continue
+    found: dict[tuple[str, str, str], dict[Any, Any]] = {}
+    for (table, name, column), values in wanted.items():
+        text = sql.SQL("SELECT {}, {} FROM {} WHERE {} = ANY(%s)").format(
+            sql.Identifier(name), sql.Identifier(column), sql.Identifier(table), sql.Identifier(name)
+        )
+        cur = await conn.execute(text, (list(values),))
+        found[table, name, column] = dict(await cur.fetchall())
+    live = reader(conn)
+
+    async def read(table: str, key: dict[str, Any], column: str) -> Any:
+        if len(key) == 1:
+            ((name, value),) = key.items()
+            got = found.get((table, name, column))
+            if got is not None and value in wanted[table, name, column]:
+                return got.get(value)
+        return await live(table, key, column)
+
+    return read
+
+
+def batch_applier(
     changes: Changes, types: frozenset[str]
 ) -> Callable[[psycopg.AsyncConnection[Any], Sequence[Recorded]], Awaitable[list[Any]]]:
-    """A batch form of ``applier`` for a projection that only tallies, and never reads its own tables: the
-    batch's tallies of one row go out as one statement (a projector batch of payments, one merchant, writes its
-    stats row once, not once a payment). Same rows, same sums as event by event."""
+    """A batch form of ``applier``, for the projection runner: the batch's reads asked at once (``prefetching``:
+    only for a projection that never reads its own tables) and its effects run by ``execute_many``. Same rows as
+    event by event."""
 
     async def apply_many(conn: psycopg.AsyncConnection[Any], events: Sequence[Recorded]) -> list[Any]:
-        read = reader(conn)
-        found = [e for event in events if event.type in types for e in await changes(event, read)]
-        await execute(conn, summed(found))
+        mine = [e for e in events if e.type in types]
+        read = await prefetching(conn, changes, mine)
+        await execute_many(conn, [e for event in mine for e in await changes(event, read)])
         return []
 
     return apply_many

@@ -41,7 +41,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
 
 apply = effects.applier(changes, TYPES)
 #: The projection runner's batch form: a batch's tallies of one row in one statement.
-apply_many = effects.tally_applier(changes, TYPES)
+apply_many = effects.batch_applier(changes, TYPES)
 
 
 async def of_merchant(conn: psycopg.AsyncConnection[Any], merchant_id: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ updates that read the row as it was, additions, tallies that create their row fr
 their defaults."""
 
 import asyncio
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storekit import owner_connection
 
+import ledger
 from projections import effects
 
 TABLES = {
@@ -55,15 +58,21 @@ def loop() -> Iterator[asyncio.Runner]:
         yield runner
 
 
-async def both_engines(store: str, sequence: list[effects.Effect]) -> list[tuple[str, str, str]]:
-    """Rows (table, side, row as text) that only one engine left."""
+async def both_engines(
+    store: str, sequence: list[effects.Effect], many: bool = False
+) -> list[tuple[str, str, str]]:
+    """Rows (table, side, row as text) that only one engine left (``many``: SQL in batches, ``execute_many``)."""
     async with owner_connection(store) as conn, conn.transaction():
         await conn.execute("CREATE SCHEMA IF NOT EXISTS memory")
         for table, columns in TABLES.items():
             await conn.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
             await conn.execute(f"DROP TABLE IF EXISTS memory.{table}")
             await conn.execute(f"CREATE TABLE memory.{table} ({columns})")
-        await effects.execute(conn, sequence)
+        if many:  # two batches, so the second meets rows the first wrote
+            await effects.execute_many(conn, sequence[: len(sequence) // 2])
+            await effects.execute_many(conn, sequence[len(sequence) // 2 :])
+        else:
+            await effects.execute(conn, sequence)
         memory = effects.Tables()
         memory.apply(sequence)
         for table in TABLES:
@@ -82,6 +91,15 @@ def test_sql_and_memory_leave_the_same_rows(loop: asyncio.Runner, store: str, se
     assert loop.run(both_engines(store, sequence)) == []
 
 
+@given(sequence=st.lists(st.one_of(Inserts, Tallies), max_size=30))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+def test_inserts_and_tallies_in_batches_leave_the_rows_they_leave_one_by_one(
+    loop: asyncio.Runner, store: str, sequence: list[Any]
+) -> None:
+    """The projection runner's batches (``effects.execute_many``): a statement per shape of effect, not per effect."""
+    assert loop.run(both_engines(store, sequence, many=True)) == []
+
+
 def test_the_engines_agree_on_a_case_that_exercises_every_rule(loop: asyncio.Runner, store: str) -> None:
     """Not random, so it cannot be missed: a repeated insert, its follow-ups once, a swap through Col, an
     update of no row, a tally created then added to."""
@@ -98,6 +116,15 @@ def test_the_engines_agree_on_a_case_that_exercises_every_rule(loop: asyncio.Run
     memory.apply(sequence)
     assert memory.rows["fx"] == {("p",): {"k": "p", "a": "2", "b": "1", "n": 3}}
     assert memory.rows["fy"] == {("p", 1): {"k": "p", "j": 1, "n": 5, "m": -2}}
+
+
+def test_a_batch_with_an_update_runs_one_by_one(loop: asyncio.Runner, store: str) -> None:
+    sequence: list[effects.Effect] = [
+        effects.Insert("fx", {"k": "p", "a": "1"}, key=("k",)),
+        effects.Update("fx", {"k": "p"}, {"a": "2"}),
+        effects.Insert("fx", {"k": "p", "a": "3"}, key=("k",)),
+    ]
+    assert loop.run(both_engines(store, sequence, many=True)) == []
 
 
 async def summed_or_not(store: str, tallies: list[effects.Effect]) -> list[tuple[str, str]]:
@@ -123,7 +150,7 @@ async def summed_or_not(store: str, tallies: list[effects.Effect]) -> list[tuple
 def test_tallies_added_up_leave_the_rows_they_leave_one_by_one(
     loop: asyncio.Runner, store: str, tallies: list[Any]
 ) -> None:
-    """The projection runner's batches of a tallying projection (``effects.tally_applier``) write each row once."""
+    """The projection runner's batches (``effects.execute_many``) add up the tallies of one row: each row once."""
     assert loop.run(summed_or_not(store, tallies)) == []
     assert len(effects.summed(tallies)) == len({(t.table, tuple(t.key.items())) for t in tallies})
 
@@ -133,3 +160,49 @@ def test_only_tallies_are_added_up() -> None:
         effects.summed(
             [effects.Tally("fy", {"k": "p", "j": 1}, {"n": 1}), effects.Update("fx", {"k": "p"}, {"a": "x"})]
         )
+
+
+def test_a_batch_reads_what_its_rules_read_once_and_leaves_the_rows_of_one_by_one(
+    loop: asyncio.Runner, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``effects.batch_applier``: rules that read another table read it in one query for the whole batch."""
+    live_reads: list[str] = []
+    real_reader = effects.reader
+
+    def counting_reader(conn: Any) -> Any:
+        read = real_reader(conn)
+
+        async def counted(table: str, key: dict[str, Any], column: str) -> Any:
+            live_reads.append(table)
+            return await read(table, key, column)
+
+        return counted
+
+    async def changes(event: Any, read: effects.Read) -> list[effects.Effect]:
+        a = await read("fx", {"k": event.data["k"]}, "a")
+        return [effects.Tally("fy", {"k": a or "none", "j": 0}, {"n": 1, "m": event.data["m"]})]
+
+    events = [
+        ledger.Recorded(i, 1, uuid.uuid4(), "s", i, "t.v1", {"k": k, "m": i}, {}, datetime.now(UTC))
+        for i, k in enumerate("pqrpxp")
+    ]
+
+    async def run(batched: bool) -> list[Any]:
+        async with owner_connection(store) as conn, conn.transaction():
+            for table, columns in TABLES.items():
+                await conn.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+            await conn.execute("INSERT INTO fx (k, a) VALUES ('p', 'A'), ('q', NULL), ('r', 'C')")
+            if batched:
+                await effects.batch_applier(changes, frozenset({"t.v1"}))(conn, events)
+            else:
+                for event in events:
+                    await effects.applier(changes, frozenset({"t.v1"}))(conn, event)
+            cur = await conn.execute("SELECT k, j, n, m FROM fy ORDER BY k")
+            return list(await cur.fetchall())
+
+    monkeypatch.setattr(effects, "reader", counting_reader)
+    one_by_one = loop.run(run(False))
+    assert len(live_reads) == len(events)
+    live_reads.clear()
+    assert loop.run(run(True)) == one_by_one == [("A", 0, 3, 0 + 3 + 5), ("C", 0, 1, 2), ("none", 0, 2, 1 + 4)]
+    assert live_reads == []
