@@ -230,16 +230,27 @@ async def column_types(conn: psycopg.AsyncConnection[Any], tables: Iterable[str]
     return _TYPES
 
 
+def _unnest(types: tuple[str, ...], stream: bool) -> tuple[str, list[str]]:
+    """``unnest(...) AS u(p0, p1, ...)`` of one array parameter a column (sent in binary), and the names; with
+    ``stream``, a last array of stream ids, ``u.stream``."""
+    names = [f"p{i}" for i in range(len(types))]
+    arrays = [f"%b::{t}[]" for t in types] + (["%b::text[]"] if stream else [])
+    return f"unnest({', '.join(arrays)}) AS u({', '.join(names + (['stream'] if stream else []))})", names
+
+
 @cache
-def _insert_batch_sql(
-    table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...], condition: str
+def _insert_unnest_sql(
+    table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...], condition: str | None
 ) -> str:
-    arrays = ", ".join(f"%b::{t}[]" for t in types)
-    names = [f"p{i}" for i in range(len(columns))]
+    """Insert the rows of column arrays, those whose stream was appended (``condition``) or all of them (None,
+    returning the keys of the rows written)."""
+    source, names = _unnest(types, condition is not None)
+    keys = ", ".join(map(_ident, key))
     return (
-        f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) "
-        f"SELECT {', '.join(f'u.{n}' for n in names)} FROM unnest({arrays}, %b::text[]) AS u({', '.join(names)}, "
-        f"stream) WHERE {condition} ON CONFLICT ({', '.join(map(_ident, key))}) DO NOTHING"
+        f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) SELECT {', '.join(names)} FROM {source}"
+        + (f" WHERE {condition}" if condition else "")
+        + f" ON CONFLICT ({keys}) DO NOTHING"
+        + ("" if condition else f" RETURNING {keys}")
     )
 
 
@@ -252,17 +263,12 @@ def _update_batch_sql(
     types: tuple[str, ...],
     condition: str,
 ) -> str:
-    arrays = ", ".join(f"%b::{t}[]" for t in types)
-    names = iter(f"p{i}" for i in range(len(types)))
-    t = _ident(table)
-    sets = [f"{_ident(c)} = {f't.{_ident(src)}' if src else f'u.{next(names)}'}" for c, src in values]
-    sets += [f"{_ident(c)} = t.{_ident(c)} + u.{next(names)}" for c in add]
-    keys = [f"t.{_ident(k)} = u.{next(names)}" for k in key]
-    aliases = ", ".join(f"p{i}" for i in range(len(types)))
-    return (
-        f"UPDATE {t} AS t SET {', '.join(sets)} FROM unnest({arrays}, %b::text[]) AS u({aliases}, stream) "
-        f"WHERE {' AND '.join(keys)} AND {condition}"
-    )
+    source, names = _unnest(types, True)
+    given = iter(names)
+    sets = [f"{_ident(c)} = {f't.{_ident(src)}' if src else f'u.{next(given)}'}" for c, src in values]
+    sets += [f"{_ident(c)} = t.{_ident(c)} + u.{next(given)}" for c in add]
+    keys = [f"t.{_ident(k)} = u.{next(given)}" for k in key]
+    return f"UPDATE {_ident(table)} AS t SET {', '.join(sets)} FROM {source} WHERE {' AND '.join(keys)} AND {condition}"
 
 
 def _ident(name: str) -> str:
@@ -297,7 +303,7 @@ def riding_batch(
     for shape, rows_of in shapes.items():
         arrays = [list(column) for column in zip(*rows_of, strict=True)]
         if shape[0] == "insert":
-            text = _insert_batch_sql(*shape[1:], condition("u.stream"))
+            text = _insert_unnest_sql(*shape[1:], condition("u.stream"))
         else:
             text = _update_batch_sql(*shape[1:], condition("u.stream"))
         out.append((text, arrays))
@@ -357,24 +363,12 @@ def summed(effects: Iterable[Effect]) -> list[Effect]:
 
 
 @cache
-def _insert_many_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], types: tuple[str, ...]) -> str:
-    names = [f"p{i}" for i in range(len(columns))]
-    return (
-        f"INSERT INTO {_ident(table)} ({', '.join(map(_ident, columns))}) "
-        f"SELECT {', '.join(names)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u({', '.join(names)}) "
-        f"ON CONFLICT ({', '.join(map(_ident, key))}) DO NOTHING RETURNING {', '.join(map(_ident, key))}"
-    )
-
-
-@cache
 def _tally_many_sql(table: str, key: tuple[str, ...], add: tuple[str, ...], types: tuple[str, ...]) -> str:
-    columns = key + add
-    names = [f"p{i}" for i in range(len(columns))]
+    source, names = _unnest(types, False)
     sums = ", ".join(f"{_ident(c)} = t.{_ident(c)} + EXCLUDED.{_ident(c)}" for c in add)
     return (
-        f"INSERT INTO {_ident(table)} AS t ({', '.join(map(_ident, columns))}) "
-        f"SELECT {', '.join(names)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u({', '.join(names)}) "
-        f"ON CONFLICT ({', '.join(map(_ident, key))}) DO UPDATE SET {sums}"
+        f"INSERT INTO {_ident(table)} AS t ({', '.join(map(_ident, key + add))}) SELECT {', '.join(names)} "
+        f"FROM {source} ON CONFLICT ({', '.join(map(_ident, key))}) DO UPDATE SET {sums}"
     )
 
 
@@ -398,7 +392,7 @@ async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Eff
         shapes.setdefault((e.table, tuple(e.row), e.key), []).append(e)
     then: list[Effect] = []
     for (table, columns, key), rows in shapes.items():
-        text = _insert_many_sql(table, columns, key, tuple(types[table][c] for c in columns))
+        text = _insert_unnest_sql(table, columns, key, tuple(types[table][c] for c in columns), None)
         arrays = [list(column) for column in zip(*(tuple(e.row.values()) for e in rows), strict=True)]
         cur = await conn.execute(text, arrays)
         if any(e.then for e in rows):
