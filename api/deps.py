@@ -73,7 +73,8 @@ PageDep = Annotated[Page, Depends(_page)]
 
 
 async def _session(request: Request, conn: ConnDep) -> commands.Session:
-    return commands.Session(conn, projections.project_inline, {"request_id": request.state.request_id})
+    metadata = {"request_id": request.state.request_id}
+    return commands.Session(conn, projections.project_inline, metadata, request.app.state.snapshots)
 
 
 SessionDep = Annotated[commands.Session, Depends(_session)]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import Receive, Scope, Send
 
+import commands
 from api import errors, hotpath, openapi
 from api.auth import Authenticator
 from api.guard import RefuseNul
@@ -37,6 +38,7 @@ from api.routers import (
     webhooks,
 )
 from api.seed import seed_test_merchant
+from commands import order
 from ledger import vault
 
 
@@ -101,6 +103,8 @@ def create_app(
     app.state.login_limiter = FailureLimiter(redis_url, settings.auth_failures_per_minute, prefix="paygate-login")
     app.state.login_first_try = FailureLimiter(redis_url, 1, prefix="paygate-login-first")
     app.state.breaker = Breaker(settings.db_down_wait_s)
+    # Orders this process created or read lately: a payment on one needs no read of it first.
+    app.state.snapshots = commands.Snapshots([order])
     app.state.payment_watcher = PaymentWatcher(lambda: app.state.pool)
     errors.install(app)
     openapi.install(app)

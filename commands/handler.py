@@ -1,7 +1,8 @@
 """Load, decide, append: the one generic command handler, and the session it runs in."""
 
 import functools
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -35,13 +36,59 @@ class Projector(Protocol):
         """The same for the appends of a batch, to ride in ``ledger.append_batch``, or None."""
 
 
+class Snapshots:
+    """The folded states of the streams of some aggregates that this process appended or read lately, with their
+    versions; the least recently used are dropped past ``size``. Only ever a hint: a command decided on one
+    appends guarded by its version (``ledger.append(..., guard=...)``), so a state that moved on meanwhile (in
+    another process, say) is found out and read again, never acted on."""
+
+    def __init__(self, deciders: Iterable[ModuleType], size: int = 10_000) -> None:
+        self._deciders = frozenset(deciders)
+        self._states: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self.size = size
+
+    def keeps(self, decider: ModuleType) -> bool:
+        return decider in self._deciders
+
+    def get(self, stream_id: str) -> tuple[Any, int] | None:
+        found = self._states.get(stream_id)
+        if found is not None:
+            self._states.move_to_end(stream_id)
+        return found
+
+    def put(self, stream_id: str, state: Any, version: int) -> None:
+        self._states[stream_id] = (state, version)
+        self._states.move_to_end(stream_id)
+        if len(self._states) > self.size:
+            self._states.popitem(last=False)
+
+    def forget(self, stream_id: str) -> None:
+        self._states.pop(stream_id, None)
+
+
 @dataclass
 class Session:
-    """A connection plus what every append carries: inline projections and metadata (merchant, request)."""
+    """A connection plus what every append carries: inline projections and metadata (merchant, request); and
+    the process's ``snapshots``, if it keeps any."""
 
     conn: psycopg.AsyncConnection[Any]
     project: Projector
     metadata: dict[str, Any] = field(default_factory=dict)
+    snapshots: Snapshots | None = None
+
+    async def snapshot(self, decider: ModuleType, stream_id: str) -> tuple[Any, int, bool]:
+        """The folded state of a stream and its version, from the snapshots when they hold it (then True: an
+        append decided on it must be guarded by that version), else loaded (and kept, for next time)."""
+        if self.snapshots is not None and (found := self.snapshots.get(stream_id)) is not None:
+            return (*found, True)
+        state, version = await self.load(decider, stream_id)
+        self.remember(decider, stream_id, state, version)
+        return state, version, False
+
+    def remember(self, decider: ModuleType, stream_id: str, state: Any, version: int) -> None:
+        """Keep a stream's state as of ``version``, when the snapshots keep ``decider``'s."""
+        if self.snapshots is not None and self.snapshots.keeps(decider):
+            self.snapshots.put(stream_id, state, version)
 
     async def load(self, decider: ModuleType, stream_id: str) -> tuple[Any, int]:
         """The folded state of a stream and its version."""
@@ -64,7 +111,12 @@ class Session:
         return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
 
     async def save(
-        self, stream_id: str, events: Sequence[Any], expected_version: int, also: Sequence[Statement] = ()
+        self,
+        stream_id: str,
+        events: Sequence[Any],
+        expected_version: int,
+        also: Sequence[Statement] = (),
+        guard: tuple[str, int] | None = None,
     ) -> list[ledger.Recorded]:
         """Append decided events and project them, in the caller's transaction: in one statement when the inline
         projections can ride in the append, else the append and then the projections. ``also`` rides in the
@@ -76,14 +128,21 @@ class Session:
         new = self._encode(events)
         if (rides := await self._riding(stream_id, new, expected_version)) is not None:
             return await ledger.append(
-                self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also]
+                self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also], guard=guard
             )
-        recorded = await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=also)
+        recorded = await ledger.append(
+            self.conn, stream_id, new, expected_version=expected_version, also=also, guard=guard
+        )
         await self.project(self.conn, recorded)
         return recorded
 
     async def save_alone(
-        self, stream_id: str, events: Sequence[Any], expected_version: int, also: Sequence[Statement] = ()
+        self,
+        stream_id: str,
+        events: Sequence[Any],
+        expected_version: int,
+        also: Sequence[Statement] = (),
+        guard: tuple[str, int] | None = None,
     ) -> bool:
         """Append and project decided events in one statement, which needs no transaction; False (and nothing
         written) when the inline projections cannot ride in the append, or when the server may be gone: this
@@ -98,7 +157,9 @@ class Session:
         new = self._encode(events)
         if (rides := await self._riding(stream_id, new, expected_version)) is None:
             return False
-        await ledger.append(self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also])
+        await ledger.append(
+            self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also], guard=guard
+        )
         return True
 
     async def save_batch(self, batch: Sequence["Saving"]) -> dict[str, list[ledger.Recorded]]:
@@ -160,6 +221,7 @@ async def handle(
     serialize: bool = False,
     attempts: int = 5,
     also: Also | None = None,
+    guard: tuple[str, int] | None = None,
 ) -> list[Any]:
     """Decide ``command`` against the stream's current state and append what happened.
 
@@ -170,17 +232,21 @@ async def handle(
     ``serialize`` locks the stream before loading it, for streams that many writers hit at once (the refunds of
     one payment): they then wait their turn instead of losing races until ``attempts`` run out. ``also`` gives,
     for the decided events, statements that commit in their append's statement (a request's stored answer).
+    ``guard`` (stream id, version): the command was built from that other stream's state as of that version, so
+    the append happens only while it is still there; when it moved on, ConcurrencyConflict is raised at once, for
+    the caller to read it again and build the command anew.
 
     Raises:
         DomainError: the command breaks a rule.
-        ledger.ConcurrencyConflict: every attempt lost a race.
+        ledger.ConcurrencyConflict: every attempt lost a race, or the guarding stream moved on.
     """
     for attempt in range(attempts):
         try:
-            events, version = None, 0
+            events, version, state = None, 0, decider.initial_state
             if new_stream and attempt == 0:
-                events = decider.decide(decider.initial_state, command)
-                if await session.save_alone(stream_id, events, version, also(events) if also else ()):
+                events = decider.decide(state, command)
+                if await session.save_alone(stream_id, events, version, also(events) if also else (), guard):
+                    session.remember(decider, stream_id, functools.reduce(decider.evolve, events, state), len(events))
                     return list(events)
             # No pipeline mode: it saved round trips but cost the API more CPU than they did (README, issue 12).
             async with session.conn.transaction():
@@ -189,9 +255,11 @@ async def handle(
                         await ledger.lock_stream(session.conn, stream_id)
                     state, version = await session.load(decider, stream_id)
                     events = decider.decide(state, command)
-                await session.save(stream_id, events, version, also(events) if also else ())
+                await session.save(stream_id, events, version, also(events) if also else (), guard)
+            new_state = functools.reduce(decider.evolve, events, state)
+            session.remember(decider, stream_id, new_state, version + len(events))
             return list(events)
         except ledger.ConcurrencyConflict:
-            if attempt == attempts - 1:
+            if attempt == attempts - 1 or guard is not None:
                 raise
     raise AssertionError("unreachable")

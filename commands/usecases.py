@@ -1,7 +1,7 @@
 """Use cases that read one aggregate to decide on another: paying an order, settling a payment."""
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -49,17 +49,55 @@ async def load_order(session: Session, order_id: str, merchant_id: str | None) -
         OrderNotFound: no such order for this merchant.
     """
     state, _ = await session.load(order, order.stream_id(order_id))
+    return _owned(state, merchant_id)
+
+
+def _owned(state: order.State, merchant_id: str | None) -> order.Order:
     if not isinstance(state, order.Order) or (merchant_id is not None and state.merchant_id != merchant_id):
         raise OrderNotFound()
     return state
 
 
-async def create_payment(
-    session: Session, command: payment.CreatePayment, also: Also | None = None
+async def pay_order(
+    session: Session,
+    order_id: str,
+    merchant_id: str | None,
+    command_for: Callable[[order.Order], Awaitable[payment.CreatePayment]],
+    also: Also | None = None,
 ) -> payment.PaymentCreated:
-    """Create a pending payment on the command's order (already loaded and checked by the caller); ``also``: what
-    rides in its append (``commands.handle``)."""
-    events = await handle(session, payment, payment.stream_id(command.payment_id), command, new_stream=True, also=also)
+    """Create a pending payment on an order (when ``merchant_id`` is given, one of that merchant's), with the
+    command ``command_for`` builds from it. The order comes from the session's snapshots when they hold it, with
+    no read: the payment's append is then guarded by the order's version, and an order that moved on meanwhile
+    (paid, say) is read again and the command built anew.
+
+    Raises:
+        OrderNotFound: no such order for this merchant.
+        DomainError: the command breaks a rule.
+    """
+    stream = order.stream_id(order_id)
+    for _ in range(2):
+        state, version, known = await session.snapshot(order, stream)
+        command = await command_for(_owned(state, merchant_id))
+        try:
+            return await create_payment(session, command, also, guard=(stream, version) if known else None)
+        except ledger.ConcurrencyConflict:
+            if not known:
+                raise
+            assert session.snapshots is not None
+            session.snapshots.forget(stream)
+    raise AssertionError("unreachable: the second try reads the order")
+
+
+async def create_payment(
+    session: Session,
+    command: payment.CreatePayment,
+    also: Also | None = None,
+    guard: tuple[str, int] | None = None,
+) -> payment.PaymentCreated:
+    """Create a pending payment on the command's order (already loaded and checked by the caller); ``also`` and
+    ``guard``: what rides in its append and what guards it (``commands.handle``)."""
+    stream = payment.stream_id(command.payment_id)
+    events = await handle(session, payment, stream, command, new_stream=True, also=also, guard=guard)
     created = events[0]
     assert isinstance(created, payment.PaymentCreated)
     return created

@@ -87,9 +87,11 @@ _COLUMNS = (
 # append: its later version would be delivered before the earlier one. It is refused like a lost race, and a
 # retry in a new transaction succeeds.
 _CHECK_EXISTING = """UPDATE streams SET version = %s, tx_id = pg_current_xact_id()
-    WHERE stream_id = %s AND version = %s AND tx_id <= pg_current_xact_id()"""
-_CHECK_NEW = """INSERT INTO streams (version, stream_id, tx_id) VALUES (%s, %s, pg_current_xact_id())
+    WHERE stream_id = %s AND version = %s AND tx_id <= pg_current_xact_id() AND {guard}"""
+_CHECK_NEW = """INSERT INTO streams (version, stream_id, tx_id) SELECT %s, %s, pg_current_xact_id() WHERE {guard}
     ON CONFLICT DO NOTHING"""
+#: An append guarded by another stream (``append(..., guard=...)``) happens only while that one is at a version.
+_GUARD = "EXISTS (SELECT FROM streams WHERE stream_id = %s AND version = %s)"
 
 
 #: The condition under which a statement riding along with an append (``append(..., also=...)``) takes effect.
@@ -97,7 +99,7 @@ IF_APPENDED = "EXISTS (SELECT FROM appended)"
 
 
 @functools.lru_cache(maxsize=64)
-def _append_sql(count: int, new_stream: bool, also: tuple[str, ...] = ()) -> str:
+def _append_sql(count: int, new_stream: bool, also: tuple[str, ...] = (), guarded: bool = False) -> str:
     """The append statement for ``count`` events: scalar parameters (no array round trip through the driver),
     and only the columns the database makes up come back (the caller already has the rest). Each of ``also``
     becomes a data-modifying CTE of the same statement."""
@@ -107,6 +109,7 @@ SELECT * FROM (VALUES {rows}) AS e(event_id, stream_id, stream_version, type, da
 WHERE EXISTS (SELECT FROM checked)
 RETURNING stream_version, position, tx_id::text::bigint, recorded_at"""
     check = f"WITH checked AS ({_CHECK_NEW if new_stream else _CHECK_EXISTING} RETURNING 1)"
+    check = check.format(guard=_GUARD if guarded else "true")
     if not also:
         return f"{check}\n{insert}"
     ctes = "".join(f",\nalso{i} AS ({text})" for i, text in enumerate(also))
@@ -125,26 +128,31 @@ async def append(
     *,
     expected_version: int,
     also: Sequence[tuple[str, Sequence[Any]]] = (),
+    guard: tuple[str, int] | None = None,
 ) -> list[Recorded]:
-    """Append ``events`` to ``stream_id`` if it is still at ``expected_version`` (0: the stream is new).
+    """Append ``events`` to ``stream_id`` if it is still at ``expected_version`` (0: the stream is new), and,
+    with a ``guard`` (stream id, version), only while that other stream is still at that version: the events
+    were decided on its state as of that version, known without reading it first.
 
     ``also``: statements (text, parameters) run in the same statement as the append, each written to take
     effect only ``IF_APPENDED``, so one round trip and no transaction make the whole unit of work atomic. They
     all see the tables as they were before the statement (PostgreSQL's rule for data-modifying CTEs).
 
     Raises:
-        ConcurrencyConflict: the stream has moved on; nothing was written.
+        ConcurrencyConflict: the stream (or the guarding one) has moved on; nothing was written.
     """
     if not events:
         return []
     new_version = expected_version + len(events)
     params: list[Any] = [new_version, stream_id] + ([] if expected_version == 0 else [expected_version])
+    params += guard or ()
     for version, e in enumerate(events, expected_version + 1):
         params += (e.event_id, stream_id, version, e.type, Jsonb(e.data), Jsonb(e.metadata))
     for _, extra in also:
         params += extra
     APPENDED.set(True)
-    cur = await conn.execute(_append_sql(len(events), expected_version == 0, tuple(t for t, _ in also)), params)
+    text = _append_sql(len(events), expected_version == 0, tuple(t for t, _ in also), guard is not None)
+    cur = await conn.execute(text, params)
     stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
     if not stored:
         raise ConcurrencyConflict(stream_id, expected_version)

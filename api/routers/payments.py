@@ -28,11 +28,11 @@ from api.schemas import (
 )
 from api.signature import public_payment
 from api.strictjson import StrictJsonRoute
-from commands import payment
+from commands import order, payment
 from commands.errors import OrderNotFound, PaymentNotFound
 from commands.handler import Session, handle
 from commands.instruments import CardDetails
-from commands.usecases import create_payment, load_order
+from commands.usecases import load_order, pay_order
 from projections import bodies, history, merchants, payments
 
 #: The largest `from`/`to` accepted (9999-12-31T23:59:59Z), so a huge number is a 400 and not an overflow.
@@ -51,25 +51,17 @@ INSTRUMENT = ("INVALID_VPA", "INVALID_CARD", "EXPIRED_CARD")
 async def _create(session: Session, body: PaymentCreate, merchant_id: str | None, keep: Keep | None = None) -> JSON:
     """Create a payment on ``body.order_id``; a merchant's own order, or (public) any active merchant's.
     ``keep``: where the answer rides in the append, with the request's idempotency key."""
-    o = await load_order(session, body.order_id, merchant_id)
-    if merchant_id is None:
-        owner = await merchants.by_id(session.conn, o.merchant_id)
-        if owner is None or not owner["is_active"]:
-            raise OrderNotFound()
     at = now()
     card = CardDetails(**body.card.model_dump()) if body.card else None
-    session.metadata["merchant_id"] = o.merchant_id
     answer: list[JSON] = []
 
-    def answered(events: list[Any]) -> list[Any]:
-        # The body from what is appended, not a re-read: a new payment's row is its created event (the
-        # projection writes exactly these values). Known before the append, so the answer rides in it.
-        answer[:] = [JSON(bodies.payment(_row(events[0], at), public=merchant_id is None), status_code=201)]
-        return keep(answer[0]) if keep else []
-
-    await create_payment(
-        session,
-        payment.CreatePayment(
+    async def command_for(o: order.Order) -> payment.CreatePayment:
+        if merchant_id is None:
+            owner = await merchants.by_id(session.conn, o.merchant_id)
+            if owner is None or not owner["is_active"]:
+                raise OrderNotFound()
+        session.metadata["merchant_id"] = o.merchant_id
+        return payment.CreatePayment(
             payment_id=new_id("pay_"),
             merchant_id=o.merchant_id,
             order=payment.OrderSnapshot(o.order_id, o.amount, o.currency, o.paid),
@@ -79,9 +71,15 @@ async def _create(session: Session, body: PaymentCreate, merchant_id: str | None
             occurred_at=stamp(at),
             year=at.year,
             month=at.month,
-        ),
-        also=answered,
-    )
+        )
+
+    def answered(events: list[Any]) -> list[Any]:
+        # The body from what is appended, not a re-read: a new payment's row is its created event (the
+        # projection writes exactly these values). Known before the append, so the answer rides in it.
+        answer[:] = [JSON(bodies.payment(_row(events[0], at), public=merchant_id is None), status_code=201)]
+        return keep(answer[0]) if keep else []
+
+    await pay_order(session, body.order_id, merchant_id, command_for, also=answered)
     return answer[0]
 
 

@@ -8,9 +8,16 @@ import pytest
 from storekit import app_connection, session_on
 
 import ledger
-from commands import handle, merchant, order, payment
+from commands import Snapshots, handle, merchant, order, payment
 from commands.errors import OrderAlreadyPaid
-from commands.usecases import create_payment, load_order, register_merchant, settle_payment, settle_payments
+from commands.usecases import (
+    create_payment,
+    load_order,
+    pay_order,
+    register_merchant,
+    settle_payment,
+    settle_payments,
+)
 
 AT = "2030-06-15T10:00:00.000000Z"
 
@@ -163,3 +170,57 @@ async def test_a_batch_whose_stream_moved_on_writes_nothing(store: str, merchant
         for pid in (pids[0], pids[2]):
             assert await stream_types(conn, payment.stream_id(pid)) == ["payment.created.v1"]
         assert (await stream_types(conn, payment.stream_id(pids[1])))[-1] == "payment.failed.v1"
+
+
+# ---------------------------------------------------------------- paying an order known from a snapshot
+
+
+async def test_a_payment_on_an_order_paid_since_its_snapshot_reads_it_again_and_is_refused(
+    store: str, merchant_id: str
+) -> None:
+    """The API keeps the orders it made (``Snapshots``) and pays them with no read; an order another process
+    paid meanwhile fails the payment's guard, is read again, and the payment is refused as it would have been."""
+    async with app_connection(store) as conn, app_connection(store) as other:
+        snapshots = Snapshots([order])
+        session = session_on(conn)
+        session.snapshots = snapshots
+        order_id = f"order_{uuid.uuid4().hex[:16]}"
+        await handle(
+            session, order, order.stream_id(order_id), order.CreateOrder(order_id, merchant_id, 500, "INR", AT)
+        )
+        assert snapshots.get(order.stream_id(order_id)) is not None  # kept at its creation
+
+        def command_for(pid: str) -> Any:
+            async def build(o: order.Order) -> payment.CreatePayment:
+                snapshot = payment.OrderSnapshot(o.order_id, o.amount, o.currency, o.paid)
+                return payment.CreatePayment(pid, merchant_id, snapshot, "upi", AT, 2030, 6, vpa="a@b")
+
+            return build
+
+        first = await pay_order(session, order_id, merchant_id, command_for(f"pay_{uuid.uuid4().hex[:16]}"))
+        # Paid elsewhere: the snapshot still says unpaid, at version 1.
+        await settle_payment(session_on(other), first.payment_id, payment.DecidePayment(AT))
+        assert snapshots.get(order.stream_id(order_id))[1] == 1  # type: ignore[index]
+        late = f"pay_{uuid.uuid4().hex[:16]}"
+        with pytest.raises(OrderAlreadyPaid):
+            await pay_order(session, order_id, merchant_id, command_for(late))
+        assert await ledger.read_stream(conn, payment.stream_id(late)) == []
+        assert snapshots.get(order.stream_id(order_id))[1] == 2  # type: ignore[index]  # read again and kept
+
+
+async def test_an_append_guarded_by_a_stream_that_moved_on_writes_nothing(app_conn: Any) -> None:
+    guard_stream, guarded = f"test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
+    event = ledger.NewEvent("test.happened.v1", {"n": 1})
+    await ledger.append(app_conn, guard_stream, [event], expected_version=0)
+    with pytest.raises(ledger.ConcurrencyConflict):
+        await ledger.append(app_conn, guarded, [ledger.NewEvent("test.happened.v1", {})], expected_version=0,
+                            guard=(guard_stream, 2))  # fmt: skip
+    assert await ledger.read_stream(app_conn, guarded) == []
+    done = await ledger.append(
+        app_conn, guarded, [ledger.NewEvent("test.happened.v1", {})], expected_version=0, guard=(guard_stream, 1)
+    )
+    assert len(done) == 1
+    more = ledger.NewEvent("test.happened.v1", {})
+    with pytest.raises(ledger.ConcurrencyConflict):  # an existing stream's append is guarded the same way
+        await ledger.append(app_conn, guarded, [more], expected_version=1, guard=(guard_stream, 5))
+    assert len(await ledger.append(app_conn, guarded, [more], expected_version=1, guard=(guard_stream, 1))) == 1
