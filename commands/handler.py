@@ -92,20 +92,12 @@ class Session:
 
     async def load(self, decider: ModuleType, stream_id: str) -> tuple[Any, int]:
         """The folded state of a stream and its version."""
-        past = await ledger.read_stream(self.conn, stream_id)
-        events = [CODEC.decode(r.type, r.data) for r in past]
-        return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
+        return _fold(decider, await ledger.read_stream(self.conn, stream_id))
 
     async def load_many(self, decider: ModuleType, stream_ids: Sequence[str]) -> dict[str, tuple[Any, int]]:
         """``load`` of several streams of one aggregate, in one statement."""
         found = await ledger.read_streams(self.conn, stream_ids)
-        return {
-            stream_id: (
-                functools.reduce(decider.evolve, (CODEC.decode(r.type, r.data) for r in past), decider.initial_state),
-                ledger.version_of(past),
-            )
-            for stream_id, past in found.items()
-        }
+        return {stream_id: _fold(decider, past) for stream_id, past in found.items()}
 
     def _encode(self, events: Sequence[Any]) -> list[ledger.NewEvent]:
         return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
@@ -201,6 +193,12 @@ class Saving:
     events: Sequence[Any]
     version: int
     metadata: dict[str, Any]
+
+
+def _fold(decider: ModuleType, past: Sequence[ledger.Recorded]) -> tuple[Any, int]:
+    """A stream's events folded into its state, and its version."""
+    events = (CODEC.decode(r.type, r.data) for r in past)
+    return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
 
 
 def _pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
