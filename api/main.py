@@ -1,5 +1,6 @@
 """The FastAPI application: built by ``create_app``, resources opened in ``lifespan``."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -78,6 +79,10 @@ def create_app(
             await refuse_published_credentials(pool, settings)
         else:
             await seed_test_merchant(pool, settings)
+        # Everything made at start-up lives as long as the process: out of the collector's sight, a full
+        # collection takes microseconds instead of ~30 ms of a request's time (100,000 objects).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
