@@ -26,7 +26,7 @@ BATCH = 1000
 #: After a batch that was not full, wait up to this long for more events (``ledger.follower.GATHER_PER_EVENT_S``
 #: for each event the batch held): a batch pays its leadership check, reads, enqueue round trip and checkpoint
 #: however few events it holds. A lone event is dispatched at once; under load an event waits at most this long.
-GATHER_S = 0.05
+GATHER_S = 0.01
 
 #: (actor name, args, delay in ms) for one job.
 Job = tuple[str, tuple[Any, ...], int]

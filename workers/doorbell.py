@@ -4,9 +4,9 @@ Dramatiq's Redis consumer polls an empty queue every ``worker_timeout`` (100 ms)
 and delay queue, an idle worker spent 4–5 % of a core on it. Here every enqueue also publishes the queue's
 name on one channel, a thread per consuming process listens, and a consumer with nothing in hand (nothing
 fetched, nothing running, no delayed message held) waits for its queue's bell for up to ``IDLE_S`` before it
-looks again. A consumer with work in hand, or any consumer while the listener is not subscribed (Redis
-restarting, say), polls exactly as Dramatiq does: the bell only ever shortens a wait, and a lost ring costs at
-most ``IDLE_S`` of pick-up.
+looks again; one with work in hand waits for it up to its poll interval, where Dramatiq would sleep. Any
+consumer while the listener is not subscribed (Redis restarting, say) polls exactly as Dramatiq does: the bell
+only ever shortens a wait, and a lost ring costs at most ``IDLE_S`` of pick-up.
 """
 
 import contextlib
@@ -74,7 +74,9 @@ class Doorbell:
 
 
 class WakingConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, which waits on its queue's bell when it has nothing in hand."""
+    """Dramatiq's Redis consumer, which waits on its queue's bell instead of sleeping between looks: for up to
+    ``IDLE_S`` with nothing in hand, for up to its poll interval (``timeout``) with work in hand. Either way an
+    enqueue ends the wait, so a message never waits out the poll interval while its worker is busy."""
 
     def __init__(self, broker: Any, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
@@ -82,15 +84,16 @@ class WakingConsumer(_RedisConsumer):
         self._bell = self._doorbell.bell(queue_name)
 
     def __next__(self) -> Any:
-        if self.outstanding_message_count or not self._doorbell.listening.is_set():
+        if self.message_cache or not self._doorbell.listening.is_set():
             return super().__next__()  # type: ignore[no-untyped-call]
         # Clear before looking: a message enqueued after the look rings after the clear, so the wait ends.
         self._bell.clear()
-        try:
-            self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch)
-        except redis.ConnectionError as e:
-            raise ConnectionClosed(e) from None  # type: ignore[no-untyped-call]
+        if (room := self.prefetch - self.outstanding_message_count) > 0:
+            try:
+                self.message_cache = self.broker.do_fetch(self.queue_name, room)
+            except redis.ConnectionError as e:
+                raise ConnectionClosed(e) from None  # type: ignore[no-untyped-call]
         if not self.message_cache:
-            self._bell.wait(IDLE_S)
+            self._bell.wait(self.timeout / 1000 if self.outstanding_message_count else IDLE_S)
             return None  # the worker's thread handles acks and delayed messages between looks
         return super().__next__()  # type: ignore[no-untyped-call]

@@ -1,5 +1,5 @@
-"""Idle consumers wait on their queue's doorbell (workers.doorbell) against a real Redis: an enqueue wakes them,
-and without a subscribed listener they poll as Dramatiq does."""
+"""Consumers wait on their queue's doorbell (workers.doorbell) against a real Redis: an enqueue wakes them, idle or
+busy, and without a subscribed listener they poll as Dramatiq does."""
 
 import threading
 import time
@@ -40,6 +40,18 @@ def in_thread(consumer: Any) -> tuple[threading.Thread, list[Any]]:
     t = threading.Thread(target=lambda: got.append(next(consumer)), daemon=True)
     t.start()
     return t, got
+
+
+class Watched(threading.Event):
+    """A bell that tells when somebody waits on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return super().wait(timeout)
 
 
 def message() -> dramatiq.Message[Any]:
@@ -84,6 +96,30 @@ def test_a_consumer_with_work_in_hand_polls(broker: Broker) -> None:
     t.join(LONG_S / 4)
     assert not t.is_alive() and got == [None]
     consumer.ack(held)
+
+
+def test_an_enqueue_wakes_a_consumer_with_work_in_hand_before_its_poll(redis_url: str) -> None:
+    """Busy, it waits for its poll interval (a minute here), but a ring ends the wait: a message enqueued while
+    a worker is busy is picked up at once, not a poll interval later."""
+    b = Broker(url=redis_url, namespace=NAMESPACE, poll_ms=60_000)
+    b.declare_queue("doorbell-test")
+    try:
+        consumer = b.consume("doorbell-test", prefetch=2)
+        poll(lambda: b.doorbell.listening.is_set(), what="the doorbell subscribed")
+        b.enqueue(message())
+        held = next(consumer) or next(consumer)
+        assert held is not None
+        bell = Watched()
+        b.doorbell._bells["doorbell-test"] = consumer._bell = bell
+        t, got = in_thread(consumer)
+        poll(bell.waiting.is_set, what="the busy consumer to wait on its bell")
+        b.enqueue(message())
+        t.join(30)
+        assert not t.is_alive(), "the busy consumer slept through the ring"
+        assert (got[0] or next(consumer)) is not None
+        consumer.ack(held)
+    finally:
+        b.close()
 
 
 def test_the_listener_resubscribes_after_losing_its_connection(broker: Broker, redis_url: str) -> None:
