@@ -1,10 +1,12 @@
 """The small measurements behind the README's "before and after of each lever", against `paygate run` in test
 mode with a 600 s processing delay (fresh database, Redis at --redis). Not a test; prints figures.
 
-    python bench/levers.py cpu [PART] [SETTING=VALUE ...]
-                                                      wrk POST /payments 6 s: req/s, p99, CPU ms per request
-                                                      of each process; py-spy of PART (default api; raw) to
-                                                      a temp dir it names
+    python bench/levers.py cpu [PART] [pay|get|order ...] [SETTING=VALUE ...]
+                                                      wrk 6 s on each route named (default pay: POST
+                                                      /payments): req/s, p99, CPU ms per request of each
+                                                      process and of the machine's PostgreSQL and Redis;
+                                                      py-spy of PART (default api; raw; none: no profile)
+                                                      during the first, to a temp dir it names
     python bench/levers.py idle [SECONDS]             idle CPU of each process
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
@@ -16,7 +18,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
                                                       a burst of N payments (default 1000), each until its
                                                       payment.success arrives: rate, p50, CPU ms per payment
                                                       of each process, events per payment by type; py-spy of
-                                                      PART (default worker; raw) to a temp dir it names
+                                                      PART (default worker; raw; none: no profile) to a temp
+                                                      dir it names
 """
 
 import asyncio
@@ -228,7 +231,7 @@ def e2e(part: str, n: int) -> None:
             gateway.start()
             procs = {name: psutil.Process(p.pid) for name, p in gateway.procs.items()}
             spy, profile = None, work / f"{part}-profile.txt"
-            if shutil.which("py-spy"):
+            if part in procs and shutil.which("py-spy"):
                 cmd = ["py-spy", "record", "-p", str(procs[part].pid), "-r", "200", "-f", "raw", "--nonblocking"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             waits: dict[str, int] = {}
@@ -302,10 +305,11 @@ def main() -> None:
                     print(f"API_WORKERS={args[0]} R={r:.0f} {mode}: {f['rps']:.0f}/s ({f['rps'] / r:.3f} R),"
                           f" p99 {f['p99_ms']:.0f} ms")  # fmt: skip
                 return
-            part = next((a for a in args if "=" not in a), "api")
-            spied = [p for p in procs if table.part_name(p).startswith(part)][-1]
+            routes = [a for a in args if a in ROUTES] or ["pay"]
+            part = next((a for a in args if "=" not in a and a not in ROUTES), "api")
+            spied = ([p for p in procs if table.part_name(p).startswith(part)] or [None])[-1]
             spy, profile = None, work / f"{part}-profile.txt"
-            if shutil.which("py-spy"):
+            if spied is not None and shutil.which("py-spy"):
                 cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             others = servers()
@@ -315,15 +319,36 @@ def main() -> None:
                     k: table.cpu_s(v) for k, v in others.items()
                 }
 
-            before = cpu()
-            f = table.wrk(url, "pay", made, 6, work)
-            after = cpu()
-            if spy:
-                spy.wait()
-                print(f"py-spy profile of {table.part_name(spied)}: {profile}")
-            print(f"POST /api/v1/payments: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
-            for name, cpu in after.items():
-                print(f"  {name}: {(cpu - before[name]) * 1000 / f['requests']:.2f} ms CPU per request")
+            for route in routes:
+                ids = made
+                if route == "get":
+                    asyncio.run(some_payments(url, made))
+                    with psycopg.connect(db) as conn:
+                        ids = [r[0] for r in conn.execute("SELECT id FROM payments ORDER BY random() LIMIT 5000")]
+                f = table.wrk(url, route, ids, 6, work, cpu)
+                if spy:
+                    spy.wait()
+                    print(f"py-spy profile of {part} ({route}): {profile}")
+                    spy = None
+                print(f"{ROUTES[route]}: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
+                for name, used in f["after"].items():
+                    print(f"  {name}: {(used - f['before'][name]) * 1000 / f['requests']:.3f} ms CPU per request")
+
+
+async def some_payments(url: str, orders: list[str]) -> None:
+    """A payment on each of ``orders``, so there is something to read."""
+    from webhooks import Client, pay
+
+    client = Client(url, 20)
+    try:
+        for order_id in orders:
+            await pay(client, order_id)
+    finally:
+        await client.close()
+
+
+#: What ``cpu`` may load with wrk (bench/api.lua's modes).
+ROUTES = {"pay": "POST /api/v1/payments", "get": "GET /api/v1/payments/{id}", "order": "POST /api/v1/orders"}
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,16 +157,22 @@ def rss(procs: list[psutil.Process]) -> dict[str, float]:
     return out
 
 
-def wrk(url: str, mode: str, ids: list[str], seconds: int, work: Path) -> dict[str, Any]:
-    """2 s warm-up, then ``seconds`` measured, wrk -t2 -c32."""
+def wrk(
+    url: str, mode: str, ids: list[str], seconds: int, work: Path, snapshot: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """2 s warm-up, then ``seconds`` measured, wrk -t2 -c32; ``snapshot()`` (CPU used so far, say) is taken as
+    the measured run starts and ends, into ``before`` and ``after``."""
     ids_file = work / f"{mode}.txt"
     ids_file.write_text("\n".join(ids or ["-"]) + "\n")
     base = ["wrk", "-t2", "-c32", "--timeout", "10s", "-s", str(ROOT / "bench" / "api.lua"), url]
     tail = ["--", mode, str(ids_file), KEY, SECRET]
     subprocess.run([*base[:1], "-d2s", *base[1:], *tail], capture_output=True, check=True, timeout=60)
+    before = snapshot() if snapshot else None
     out = subprocess.run([*base[:1], f"-d{seconds}s", *base[1:], *tail], capture_output=True, text=True, check=True,
                          timeout=seconds + 60).stdout  # fmt: skip
+    after = snapshot() if snapshot else None
     figures = dict(json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")).split(" ", 1)[1]))
+    figures["before"], figures["after"] = before, after
     figures["rps"] = figures["requests"] / figures["duration_s"]
     return figures
 
@@ -191,10 +197,9 @@ def api_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
             made = asyncio.run(some_orders(url, 200))
             out: dict[str, Any] = {"idle_core": idle}
             procs = tree(root)
-            c0 = cpu_s(procs)
             log("wrk: POST /api/v1/payments over 200 orders")
-            out["pay"] = wrk(url, "pay", made, args.seconds, work)
-            out["pay"]["cpu_ms"] = (cpu_s(procs) - c0) * 1000 / max(1, out["pay"]["requests"])
+            out["pay"] = pay = wrk(url, "pay", made, args.seconds, work, lambda: cpu_s(procs))
+            pay["cpu_ms"] = (pay["after"] - pay["before"]) * 1000 / max(1, pay["requests"])
             with psycopg.connect(db) as conn:
                 ids = [r[0] for r in conn.execute("SELECT id FROM payments ORDER BY random() LIMIT 5000")]
             log("wrk: GET /api/v1/payments/{id}")
