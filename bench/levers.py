@@ -14,6 +14,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
+    python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
+                                                      e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
                                                       a burst of N payments (default 1000), each until its
                                                       payment.success arrives: rate, p50, CPU ms per payment
@@ -264,8 +266,68 @@ def e2e(part: str, n: int) -> None:
             gateway.stop()
 
 
+def steady(n: int = 200, clients: int = 20) -> None:
+    """``n`` payments from ``clients`` clients, each waiting for its payment.success webhook, as bench/table.py's
+    steady phase: percentiles of the whole and of each stage, from the event store and the webhook log."""
+    import webhooks
+
+    async def run(url: str) -> list[tuple[str, float, float, float]]:
+        server = await webhooks.receiving(url)
+        client = webhooks.Client(url, 100)
+        try:
+            await webhooks.warm_up(client)
+            todo = await webhooks.orders(client, n)
+            out: list[tuple[str, float, float, float]] = []
+
+            async def one(mine: list[str]) -> None:
+                for order_id in mine:
+                    wall = time.time()
+                    payment_id, started = await webhooks.pay(client, order_id)
+                    out.append((payment_id, wall, started, await webhooks.Receiver.wait(payment_id)))
+
+            await asyncio.gather(*(one(todo[i::clients]) for i in range(clients)))
+            return out
+        finally:
+            await client.close()
+            server.close()
+
+    work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
+    with core.fresh_database(PG, "levers") as db, webhooks.own_redis(work) as rd:
+        gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
+        try:
+            gateway.start()
+            paid = asyncio.run(run(gateway.url))
+        finally:
+            gateway.stop()
+        stages: list[list[float]] = [[], [], [], [], []]
+        with psycopg.connect(db) as conn:
+            for payment_id, wall, started, arrived in paid:
+                row = conn.execute(
+                    """SELECT extract(epoch FROM (SELECT recorded_at FROM events WHERE stream_id = %(s)s
+                                                  AND stream_version = 1)),
+                              extract(epoch FROM (SELECT recorded_at FROM events WHERE stream_id = %(s)s
+                                                  AND stream_version = 2)),
+                              (SELECT extract(epoch FROM created_at) FROM webhook_logs WHERE event = 'payment.success'
+                               AND payload->'data'->'payment'->>'id' = %(p)s)""",
+                    {"s": f"payment-{payment_id}", "p": payment_id},
+                ).fetchone()
+                assert row is not None
+                created, decided, scheduled = (float(x) - wall for x in row)
+                total = arrived - started
+                for column, value in zip(stages, (total, created, decided - created, scheduled - decided,
+                                                  total - scheduled), strict=True):  # fmt: skip
+                    column.append(value * 1000)
+    print(f"{n} payments from {clients} clients, ms: whole, POST to created, created to decided, decided to the")
+    print("success delivery scheduled, scheduled to its webhook received")
+    for q in (50, 90, 99):
+        print(f"  p{q}: " + "  ".join(f"{webhooks.pct(column, q):6.1f}" for column in stages))
+
+
 def main() -> None:
     what, args = sys.argv[1], sys.argv[2:]
+    if what == "steady":
+        steady()
+        return
     if what == "e2e":
         part = next((a for a in args if not a.isdigit()), "worker")
         e2e(part, int(next((a for a in args if a.isdigit()), "1000")))
