@@ -4,7 +4,6 @@ Every one is ``async def``: FastAPI runs a plain ``def`` dependency in a worker 
 CPU per request than the dependency itself.
 """
 
-import functools
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -96,8 +95,10 @@ async def _idempotent(
     ] = None,
 ) -> IdempotentRequest:
     body = await request.body()
-    fingerprint = functools.partial(Fingerprint.of, request.method, request.url.path, body)
-    return IdempotentRequest(conn, key, fingerprint, request.app.state.clock)
+    # Worked out only with a key: most requests have none, and the URL and a canonical body cost CPU.
+    return IdempotentRequest(
+        conn, key, lambda: Fingerprint.of(request.method, request.url.path, body), request.app.state.clock
+    )
 
 
 #: The request's ``Idempotency-Key`` handling: ``return await idem.once(merchant_id, work)`` in a creating POST

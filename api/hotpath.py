@@ -88,10 +88,6 @@ HANDLERS: dict[Callable[..., Any], Handler] = {
 _FRAMING = (b"content-length", b"transfer-encoding")
 
 
-class _HandOn(Exception):
-    """The request goes to the full stack after all (raised before anything was answered or logged)."""
-
-
 class Lane:
     """Answers the plain requests of ``HANDLERS``' routes of ``app`` (which must include the payments and orders
     routers); hands every other request on."""
@@ -132,28 +128,26 @@ class Lane:
                 return replay(body, receive)
         scope.update(app=self.app, route=route, endpoint=route.endpoint, path_params=params)
         request_id = access.begin(scope)
-        started, status = time.perf_counter(), 500
+        started, status, handed_on = time.perf_counter(), 500, False
         try:
             request = Request(scope, replay(body, receive))
             try:
                 response = await handler(request)
-                if response is None:
-                    raise _HandOn
-            except _HandOn:
-                raise
             except Exception as exc:
                 response = await self._error(request, exc)
+            if response is None:  # refused before any work: the full stack answers it, and logs it
+                handed_on = True
+                return replay(body, receive)
             response.raw_headers.append((b"x-request-id", request_id.encode()))
             status = response.status_code
             await response(scope, receive, send)
-        except _HandOn:
-            structlog.contextvars.clear_contextvars()
-            del scope["route"], scope["endpoint"], scope["path_params"]
-            return replay(body, receive)
+            return None
         finally:
-            if "route" in scope:
+            if handed_on:
+                structlog.contextvars.clear_contextvars()
+                del scope["route"], scope["endpoint"], scope["path_params"]
+            else:
                 access.end(scope, status, started)
-        return None
 
     async def _error(self, request: Request, exc: Exception) -> Response:
         """The app's own answer to ``exc``: its exception handler for the nearest class (Exception's at worst)."""

@@ -85,10 +85,14 @@ class Session:
         self.remember(decider, stream_id, state, version)
         return state, version, False
 
-    def remember(self, decider: ModuleType, stream_id: str, state: Any, version: int) -> None:
-        """Keep a stream's state as of ``version``, when the snapshots keep ``decider``'s."""
+    def remember(
+        self, decider: ModuleType, stream_id: str, state: Any, version: int, appended: Sequence[Any] = ()
+    ) -> None:
+        """Keep a stream's state as of ``version`` with ``appended`` folded in (and its version moved on by
+        them), when the snapshots keep ``decider``'s; folded only then."""
         if self.snapshots is not None and self.snapshots.keeps(decider):
-            self.snapshots.put(stream_id, state, version)
+            state = functools.reduce(decider.evolve, appended, state)
+            self.snapshots.put(stream_id, state, version + len(appended))
 
     async def load(self, decider: ModuleType, stream_id: str) -> tuple[Any, int]:
         """The folded state of a stream and its version."""
@@ -99,8 +103,10 @@ class Session:
         found = await ledger.read_streams(self.conn, stream_ids)
         return {stream_id: _fold(decider, past) for stream_id, past in found.items()}
 
-    def _encode(self, events: Sequence[Any]) -> list[ledger.NewEvent]:
-        return [ledger.NewEvent(*CODEC.encode(e), metadata=self.metadata) for e in events]
+    def _encode(self, events: Sequence[Any], metadata: dict[str, Any] | None = None) -> list[ledger.NewEvent]:
+        """Decided events as events to append, carrying ``metadata`` (the session's by default)."""
+        meta = self.metadata if metadata is None else metadata
+        return [ledger.NewEvent(*CODEC.encode(e), metadata=meta) for e in events]
 
     async def save(
         self,
@@ -118,14 +124,12 @@ class Session:
             ledger.ConcurrencyConflict: the stream moved on since it was loaded.
         """
         new = self._encode(events)
-        if (rides := await self._riding(stream_id, new, expected_version)) is not None:
-            return await ledger.append(
-                self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also], guard=guard
-            )
+        rides = await self._riding(stream_id, new, expected_version)
         recorded = await ledger.append(
-            self.conn, stream_id, new, expected_version=expected_version, also=also, guard=guard
+            self.conn, stream_id, new, expected_version=expected_version, also=[*(rides or ()), *also], guard=guard
         )
-        await self.project(self.conn, recorded)
+        if rides is None:
+            await self.project(self.conn, recorded)
         return recorded
 
     async def save_alone(
@@ -158,12 +162,7 @@ class Session:
         """Append and project each of ``batch`` (one each of distinct streams) whose stream has not moved on, in
         one statement when the inline projections can ride in it, else one by one; returns what was appended, by
         stream. A stream that moved on gets nothing and holds up no other."""
-        appends = [
-            ledger.Append(
-                s.stream_id, [ledger.NewEvent(*CODEC.encode(e), metadata=s.metadata) for e in s.events], s.version
-            )
-            for s in batch
-        ]
+        appends = [ledger.Append(s.stream_id, self._encode(s.events, s.metadata), s.version) for s in batch]
         pending = [(a.stream_id, _pending(a.stream_id, a.events, a.expected_version)) for a in appends]
         if (rides := await self.project.riding_batch(self.conn, pending)) is not None:
             return await ledger.append_batch(self.conn, appends, also=rides)
@@ -244,7 +243,7 @@ async def handle(
             if new_stream and attempt == 0:
                 events = decider.decide(state, command)
                 if await session.save_alone(stream_id, events, version, also(events) if also else (), guard):
-                    session.remember(decider, stream_id, functools.reduce(decider.evolve, events, state), len(events))
+                    session.remember(decider, stream_id, state, version, events)
                     return list(events)
             # No pipeline mode: it saved round trips but cost the API more CPU than they did (README, issue 12).
             async with session.conn.transaction():
@@ -254,8 +253,7 @@ async def handle(
                     state, version = await session.load(decider, stream_id)
                     events = decider.decide(state, command)
                 await session.save(stream_id, events, version, also(events) if also else (), guard)
-            new_state = functools.reduce(decider.evolve, events, state)
-            session.remember(decider, stream_id, new_state, version + len(events))
+            session.remember(decider, stream_id, state, version, events)
             return list(events)
         except ledger.ConcurrencyConflict:
             if attempt == attempts - 1 or guard is not None:

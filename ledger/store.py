@@ -173,8 +173,9 @@ class Append:
     expected_version: int
 
 
-#: The condition, for a statement riding in ``append_batch``, that the stream named by ``column`` was appended.
 def if_batch_appended(column: str) -> str:
+    """The condition, for a statement riding in ``append_batch``, that the stream named by ``column`` was
+    appended."""
     return f"{column} IN (SELECT stream_id FROM checked)"
 
 
