@@ -126,8 +126,7 @@ async def execute(conn: psycopg.AsyncConnection[Any], effects: Iterable[Effect])
         elif isinstance(e, Update):
             if not (e.values or e.add):
                 continue
-            shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in e.values.items())
-            params = [v for v in e.values.values() if not isinstance(v, Col)] + [*e.add.values(), *e.key.values()]
+            shape, params = _update_shape(e)
             await conn.execute(_update_sql(e.table, shape, tuple(e.add), tuple(e.key)), params)
         else:
             await conn.execute(_tally_sql(e.table, tuple(e.key), tuple(e.add)), (*e.key.values(), *e.add.values()))
