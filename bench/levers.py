@@ -11,6 +11,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
                                                       per command of N orders created, then N payments on them
+    python bench/levers.py log [N]                    in process: CPU per access line (as api.logging.end
+                                                      logs it), to a file, 20 lines per event-loop turn
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
@@ -159,6 +161,35 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
         async with app.router.lifespan_context(app):
             figures = await measure(app)
         print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
+
+
+def log_lines(n: int) -> None:
+    """The access line's own cost: N lines, as a busy API logs them (a few per loop turn), into a file."""
+    import structlog
+
+    from api.logging import configure
+
+    configure("INFO")
+    log = structlog.get_logger("access")
+    structlog.contextvars.bind_contextvars(request_id="0123456789abcdef", merchant_id=str(uuid.uuid4()))
+    path = "/api/v1/payments/pay_QCnfmmyj6P81wrtq"
+
+    async def main() -> float:
+        started = time.process_time()
+        for i in range(n):
+            log.info("request", payment_id=path[-18:], method="GET", path=path, status=200, ms=0.32)
+            if i % 20 == 19:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return time.process_time() - started
+
+    with tempfile.TemporaryFile("w") as out:
+        saved, sys.stdout = sys.stdout, out  # type: ignore[assignment]
+        try:
+            cpu = asyncio.run(main())
+        finally:
+            sys.stdout = saved
+    print(f"access line: {cpu * 1e6 / n:.1f} us CPU per line (n={n})")
 
 
 async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, float]]:
@@ -331,6 +362,9 @@ def main() -> None:
     if what == "e2e":
         part = next((a for a in args if not a.isdigit()), "worker")
         e2e(part, int(next((a for a in args if a.isdigit()), "1000")))
+        return
+    if what == "log":
+        log_lines(int(args[0]) if args else 100_000)
         return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
