@@ -119,7 +119,7 @@ def dispatcher(settings: Settings, database_url: str, redis_url: str) -> None:
                 idempotency.purge_periodically(pool, stop, now),
             )
 
-    asyncio.run(main())
+    uvloop.run(main())
 
 
 def projector(settings: Settings, database_url: str) -> None:
@@ -138,4 +138,4 @@ def projector(settings: Settings, database_url: str) -> None:
             freeze_startup_heap()
             await asyncio.gather(runner.run(pool, projections.ASYNC, stop), chain.run(pool, stop))
 
-    asyncio.run(main())
+    uvloop.run(main())
