@@ -7,8 +7,10 @@ unit of work.
 import contextvars
 import functools
 import json
+import os
 import re
 import select
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,13 @@ from ledger import wakeups
 from ledger.errors import ConcurrencyConflict
 
 
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits). New event ids land at
+    the right edge of the ``event_id`` index, on pages already in memory, not each on a random page of it."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    return uuid.UUID(int=value & ~(0xF << 76 | 0x3 << 62) | 0x7 << 76 | 0x2 << 62)
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event about to be appended."""
@@ -32,7 +41,7 @@ class NewEvent:
     type: str
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = field(default_factory=uuid7)
 
 
 #: 19 digits in a row: maybe an integer beyond 64 bits, which orjson would turn into a float.
