@@ -204,9 +204,11 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         todo = await orders(client, n)
         with psycopg.connect(db) as conn:
             position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
+            commits = conn.execute(XACTS).fetchone()[0]  # type: ignore[index]
         before = {name: table.cpu_s([p]) for name, p in procs.items()} | {
             "busy": machine_busy_s(),
             "position": position,
+            "commits": commits,
         }
         began, began_wall = time.perf_counter(), time.time()
         paid = await asyncio.gather(*(pay(client, order_id) for order_id in todo))
@@ -217,6 +219,10 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
     latencies = [at - started for at, (_, started) in zip(arrived, paid, strict=True)]
     print_stages(stages(db, [p for p, _ in paid], began_wall), indent="  ")
     return max(arrived) - began, pct(latencies, 50), before
+
+
+#: Transactions the database has committed and rolled back: an autocommit statement is one.
+XACTS = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
 
 
 def servers() -> dict[str, list[Any]]:
@@ -271,7 +277,7 @@ def e2e(part: str, n: int) -> None:
             sampling = threading.Event()
             threading.Thread(target=sample_waits, args=(db, waits, sampling), daemon=True).start()
             seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
-            busy, start = machine_busy_s() - before.pop("busy"), before.pop("position")
+            busy, start, commits = machine_busy_s() - before.pop("busy"), before.pop("position"), before.pop("commits")
             after = {name: table.cpu_s([p]) for name, p in procs.items()}
             sampling.set()
             if spy:
@@ -279,6 +285,8 @@ def e2e(part: str, n: int) -> None:
                 spy.wait()
                 print(f"py-spy profile of {part}: {profile}")
             with psycopg.connect(db) as conn:
+                time.sleep(0.6)  # the statistics collector reports at most every 500 ms
+                commits = conn.execute(XACTS).fetchone()[0] - commits  # type: ignore[index]
                 counts = conn.execute(
                     "SELECT type, count(*) FROM events WHERE position > %s GROUP BY type ORDER BY 2 DESC", (start,)
                 ).fetchall()
@@ -291,6 +299,7 @@ def e2e(part: str, n: int) -> None:
             print("  gateway backends, mean count by state/wait (every 20 ms): "
                   + ", ".join(f"{k} {v / samples:.1f}" for k, v in busiest))  # fmt: skip
             print(f"  machine: {busy / seconds:.2f} of {os.cpu_count()} cores busy during the burst")
+            print(f"  database transactions (an autocommit statement is one) per payment: {commits / n:.1f}")
             print(f"  events per payment: {sum(c for _, c in counts) / n:.1f}: "
                   + ", ".join(f"{t} {c / n:.2f}" for t, c in counts))  # fmt: skip
         finally:
