@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 #: prev_hash of the first event of the chain.
 GENESIS = bytes(32)
 #: The fields of an event that the chain covers, in the order they are listed in the README.
@@ -17,7 +19,10 @@ FIELDS = ("position", "event_id", "stream_id", "stream_version", "type", "record
 
 def timestamp(at: datetime) -> str:
     """``recorded_at`` as the chain spells it: UTC, always six fractional digits, a literal Z."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = at.astimezone(UTC)
+    if utc.year < 1000:  # isoformat pads the year to four digits, strftime's %Y does not
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # less its "+00:00"
 
 
 def canonical(
@@ -43,7 +48,32 @@ def canonical(
         "data": data,
         "metadata": metadata,
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return dumps(doc)
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as canonical JSON: what ``reference_dumps`` writes, but several times faster where orjson writes
+    the very same bytes, that is for every value without a float (it spells 1e-05 as 0.00001) and without an
+    integer past 64 bits (it refuses those)."""
+    if not _has_float(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+    return reference_dumps(value)
+
+
+def reference_dumps(value: Any) -> bytes:
+    """The definition of canonical JSON here: the standard library's, keys sorted, compact, UTF-8 unescaped."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return isinstance(value, float)
 
 
 def link(prev_hash: bytes, event_bytes: bytes) -> bytes:

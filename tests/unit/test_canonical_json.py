@@ -1,0 +1,44 @@
+"""The chain's canonical bytes: the fast path writes exactly what the reference (the standard library's json, as
+the README defines it) writes, for any JSON value an event can hold, and ``timestamp`` spells any instant as
+strftime did."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit import spec
+
+#: Every code point but lone surrogates (which neither PostgreSQL's jsonb nor UTF-8 can hold).
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # past 64 bits too
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT
+)
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4))
+
+
+@settings(max_examples=2000)
+@given(JSON)
+def test_the_fast_canonical_json_is_the_reference_byte_for_byte(value: Any) -> None:
+    assert spec.dumps(value) == spec.reference_dumps(value)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(TEXT, st.integers(min_value=0, max_value=9) | TEXT, min_size=2, max_size=8))
+def test_keys_are_sorted_by_code_point_at_every_depth(value: dict[str, Any]) -> None:
+    assert spec.dumps({"outer": [value]}) == spec.reference_dumps({"outer": [value]})
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_a_timestamp_is_spelt_as_strftime_spelt_it(at: datetime, offset_minutes: int) -> None:
+    local = at.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    assert spec.timestamp(local) == at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
