@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from storekit import app_connection, append, new_event, new_stream, owner_connection
 
@@ -60,6 +61,56 @@ class TestAppendBatch:
             assert sorted([*results[0], *results[1]]) == sorted(sids)
             for s in sids:
                 assert [r.stream_version for r in await ledger.read_stream(a, s)] == [1, 2]
+
+
+# ---------------------------------------------------------------- the events' data, sent as one JSON document
+
+#: Text jsonb can hold: every code point but NUL and lone surrogates.
+Text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
+#: What an event's data can hold, integers past 64 bits and floats among it.
+Values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | Text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(Text, inner, max_size=3),
+)
+
+
+async def stored_alike(store: str, datas: list[dict[str, Any]]) -> list[str]:
+    """The events' data appended in one batch and one by one: the pairs whose stored jsonb differ."""
+    async with app_connection(store) as conn:
+        alone = [new_stream() for _ in datas]
+        for sid, data in zip(alone, datas, strict=True):
+            await ledger.append(conn, sid, [ledger.NewEvent("test.v1", data, {"m": data})], expected_version=0)
+        batched = [new_stream() for _ in datas]
+        appends = [
+            ledger.Append(s, [ledger.NewEvent("test.v1", d, {"m": d})], 0) for s, d in zip(batched, datas, strict=True)
+        ]
+        assert sorted(await ledger.append_batch(conn, appends)) == sorted(batched)
+        cur = await conn.execute(
+            """SELECT a.stream_id FROM unnest(%s::text[], %s::text[]) AS p(alone, batched)
+               JOIN events a ON a.stream_id = p.alone JOIN events b ON b.stream_id = p.batched
+               WHERE a.data IS DISTINCT FROM b.data OR a.metadata IS DISTINCT FROM b.metadata""",
+            (alone, batched),
+        )
+        return [r[0] for r in await cur.fetchall()]
+
+
+@given(datas=st.lists(st.dictionaries(Text, Values, max_size=4), min_size=1, max_size=5))
+@example(datas=[{"past 64 bits": 2**70, "nested": [{"é": -(2**64)}]}])  # one orjson refuses
+@example(datas=[{"n": 1}, {"float": 1e-05}])  # one orjson would spell its own way
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+def test_a_batch_stores_each_events_data_as_a_lone_append_does(
+    loop: asyncio.Runner, store: str, datas: list[dict[str, Any]]
+) -> None:
+    assert loop.run(stored_alike(store, datas)) == []
+
+
+async def test_a_number_that_is_not_finite_is_refused_and_nothing_is_written(app_conn: Any) -> None:
+    sids = [new_stream(), new_stream()]
+    batch = [ledger.Append(sids[0], [new_event(0)], 0), ledger.Append(sids[1], [new_event(float("nan"))], 0)]
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        await ledger.append_batch(app_conn, batch)
+    for sid in sids:
+        assert await ledger.read_stream(app_conn, sid) == []
 
 
 # ---------------------------------------------------------------- effects riding in a batch
