@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from ledger import jsontext
+
 #: prev_hash of the first event of the chain.
 GENESIS = bytes(32)
 #: The fields of an event that the chain covers, in the order they are listed in the README.
@@ -55,7 +57,7 @@ def dumps(value: Any) -> bytes:
     """``value`` as canonical JSON: what ``reference_dumps`` writes, but several times faster where orjson writes
     the very same bytes, that is for every value without a float (it spells 1e-05 as 0.00001) and without an
     integer past 64 bits (it refuses those)."""
-    if not _has_float(value):
+    if not jsontext.has_float(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:
@@ -66,14 +68,6 @@ def dumps(value: Any) -> bytes:
 def reference_dumps(value: Any) -> bytes:
     """The definition of canonical JSON here: the standard library's, keys sorted, compact, UTF-8 unescaped."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def _has_float(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    return isinstance(value, float)
 
 
 def link(prev_hash: bytes, event_bytes: bytes) -> bytes:

@@ -6,9 +6,7 @@ unit of work.
 
 import contextvars
 import functools
-import json
 import os
-import re
 import select
 import time
 import uuid
@@ -17,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb, set_json_loads
+from psycopg.types.json import Jsonb
 
-from ledger import wakeups
+from ledger import jsontext, wakeups
 from ledger.errors import ConcurrencyConflict
 
 
@@ -44,19 +41,7 @@ class NewEvent:
     event_id: uuid.UUID = field(default_factory=uuid7)
 
 
-#: 19 digits in a row: maybe an integer beyond 64 bits, which orjson would turn into a float.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
-
-
-def _loads(text: str | bytes) -> Any:
-    """jsonb as Python: orjson (several times faster, which every reader of the log feels), and the standard
-    parser where a number may be too long for it, so the values are the same either way."""
-    if isinstance(text, str):
-        text = text.encode()
-    return json.loads(bytes(text)) if _LONG_NUMBER.search(text) else orjson.loads(text)
-
-
-set_json_loads(_loads)
+jsontext.install()
 
 
 @dataclass(frozen=True, slots=True)

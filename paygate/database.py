@@ -4,9 +4,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
-from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from ledger import wakeups
@@ -63,9 +61,6 @@ def make_pool(
     settings: Settings, conninfo: str, *, max_size: int | None = None, name: str = "paygate"
 ) -> AsyncConnectionPool[Any]:
     """An (unopened) pool of autocommit connections running as the application role."""
-    # orjson for jsonb both ways: events, read rows and metadata are JSON on every query of the hot paths.
-    set_json_dumps(orjson.dumps)
-    set_json_loads(orjson.loads)
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await _configure(conn, settings.idle_in_transaction_timeout_s)

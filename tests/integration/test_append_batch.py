@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from storekit import app_connection, append, new_event, new_stream, owner_connection
 
 import ledger
+from paygate.database import make_pool
+from paygate.settings import Settings
 from projections import effects
 
 
@@ -111,6 +113,17 @@ async def test_a_number_that_is_not_finite_is_refused_and_nothing_is_written(app
         await ledger.append_batch(app_conn, batch)
     for sid in sids:
         assert await ledger.read_stream(app_conn, sid) == []
+
+
+async def test_the_gateways_pools_keep_the_stores_json_rules(store: str) -> None:
+    """Making a pool once replaced them with plain orjson: an integer past 64 bits could not be written, and one
+    stored was read back as a float."""
+    settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
+    sid = new_stream()
+    async with make_pool(settings, store, max_size=1) as pool, pool.connection() as conn:
+        await ledger.append(conn, sid, [ledger.NewEvent("test.v1", {"big": 2**70}, {})], expected_version=0)
+        (read,) = await ledger.read_stream(conn, sid)
+    assert read.data == {"big": 2**70} and isinstance(read.data["big"], int)
 
 
 # ---------------------------------------------------------------- effects riding in a batch
