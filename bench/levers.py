@@ -11,6 +11,11 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
                                                       per command of N orders created, then N payments on them
+    python bench/levers.py store [N]                  make bench's event-store rows alone, N times (default 3):
+                                                      raw INSERT and ledger.append at 32 writers, and the ratio
+    python bench/levers.py encode DATABASE_URL        the chain's canonical encoding (audit.spec.canonical)
+                                                      against its reference (json, strftime) over the latest
+                                                      5,000 events of that database's log: CPU per event
     python bench/levers.py log [N]                    in process: CPU per access line (as api.logging.end
                                                       logs it), to a file, 20 lines per event-loop turn
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
@@ -161,6 +166,45 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
         async with app.router.lifespan_context(app):
             figures = await measure(app)
         print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
+
+
+def store(times: int) -> None:
+    """bench/table.py's event-store rows, by themselves: raw INSERT against ledger.append, 32 writers each."""
+    import uvloop
+
+    for _ in range(times):
+        with core.fresh_database(PG, "ledger") as db:
+            raw, app, app_tx = uvloop.run(table.appends(db, 6))
+        print(
+            f"raw INSERT {raw:,.0f}/s, ledger.append {app:,.0f}/s ({app / raw:.0%}), in a transaction {app_tx:,.0f}/s"
+        )
+
+
+def encode(url: str) -> None:
+    """CPU per event of the chain's canonical bytes, as the chainer and the verifiers make them, against the
+    definition they must equal (the standard library's json, the timestamp by strftime)."""
+    from datetime import UTC
+
+    from audit import spec
+
+    with psycopg.connect(url) as conn:
+        columns = "position, event_id, stream_id, stream_version, type, recorded_at, data, metadata"
+        rows = conn.execute(f"SELECT {columns} FROM events ORDER BY position DESC LIMIT 5000").fetchall()
+    docs = [dict(zip(columns.split(", "), r, strict=True)) for r in rows]
+
+    def reference(d: dict[str, Any]) -> bytes:
+        at = d["recorded_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return spec.reference_dumps({**d, "event_id": str(d["event_id"]), "recorded_at": at})
+
+    assert all(spec.canonical(**d) == reference(d) for d in docs)
+    for _ in range(2):
+        for name, make in (("reference", reference), ("spec.canonical", lambda d: spec.canonical(**d))):
+            started = time.process_time()
+            for _ in range(5):
+                for d in docs:
+                    make(d)
+            print(f"{name}: {(time.process_time() - started) * 1e6 / (5 * len(docs)):.1f} us CPU per event")
+    print(f"({len(docs)} events, the same bytes from both)")
 
 
 def log_lines(n: int) -> None:
@@ -371,6 +415,12 @@ def main() -> None:
     if what == "e2e":
         part = next((a for a in args if not a.isdigit()), "worker")
         e2e(part, int(next((a for a in args if a.isdigit()), "1000")))
+        return
+    if what == "store":
+        store(int(args[0]) if args else 3)
+        return
+    if what == "encode":
+        encode(args[0])
         return
     if what == "log":
         log_lines(int(args[0]) if args else 100_000)
