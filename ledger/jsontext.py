@@ -33,12 +33,19 @@ def dumps(value: Any) -> bytes:
 
 
 def has_float(value: Any) -> bool:
-    """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests)."""
+    """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests). Loops,
+    not ``any()`` over a generator, and no call per scalar: it runs on every jsonb value sent."""
     if isinstance(value, dict):
-        return any(has_float(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_float(v) for v in value)
-    return isinstance(value, float)
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return isinstance(value, float)
+    for v in value:
+        if isinstance(v, (dict, list, tuple)):
+            if has_float(v):
+                return True
+        elif isinstance(v, float):
+            return True
+    return False
 
 
 def install() -> None:
