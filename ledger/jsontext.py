@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from psycopg.types.json import set_json_dumps, set_json_loads
 
+from audit.spec import has_float
+
 #: 19 digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float.
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
@@ -30,22 +32,6 @@ def dumps(value: Any) -> bytes:
         except orjson.JSONEncodeError:
             pass
     return json.dumps(value).encode()
-
-
-def has_float(value: Any) -> bool:
-    """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests). Loops,
-    not ``any()`` over a generator, and no call per scalar: it runs on every jsonb value sent."""
-    if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, (list, tuple)):
-        return isinstance(value, float)
-    for v in value:
-        if isinstance(v, (dict, list, tuple)):
-            if has_float(v):
-                return True
-        elif isinstance(v, float):
-            return True
-    return False
 
 
 def install() -> None:
