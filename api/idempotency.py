@@ -205,9 +205,7 @@ _KEEP_SQL = f"""INSERT INTO idempotency_keys ({_COLUMNS})
     SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE {ledger.IF_APPENDED}"""
 
 
-def _row(
-    merchant_id: str, key: str, fingerprint: Fingerprint, response: Response, now: datetime
-) -> tuple[Any, ...]:
+def _row(merchant_id: str, key: str, fingerprint: Fingerprint, response: Response, now: datetime) -> tuple[Any, ...]:
     return (
         merchant_id,
         key,

@@ -84,4 +84,3 @@ def part_states(client: redis.Redis) -> dict[str, dict[str, Any]]:
 
     raw: dict[Any, Any] = client.hgetall(PARTS_KEY)
     return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
-

@@ -40,11 +40,7 @@ def _body(request: Request, merchant: dict[str, str], token: str, expires: str) 
     }
     # Development only: the seeded merchant's secret is published anyway, so the dashboard may show it while
     # its key is still the published one (after a rotation it never is).
-    if (
-        not settings.production
-        and merchant["id"] == TEST_MERCHANT_ID
-        and merchant["api_key"] == settings.test_api_key
-    ):
+    if not settings.production and merchant["id"] == TEST_MERCHANT_ID and merchant["api_key"] == settings.test_api_key:
         body["published_secret"] = settings.test_api_secret
     return body
 

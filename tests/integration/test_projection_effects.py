@@ -58,9 +58,7 @@ def loop() -> Iterator[asyncio.Runner]:
         yield runner
 
 
-async def both_engines(
-    store: str, sequence: list[effects.Effect], many: bool = False
-) -> list[tuple[str, str, str]]:
+async def both_engines(store: str, sequence: list[effects.Effect], many: bool = False) -> list[tuple[str, str, str]]:
     """Rows (table, side, row as text) that only one engine left (``many``: SQL in batches, ``execute_many``)."""
     async with owner_connection(store) as conn, conn.transaction():
         await conn.execute("CREATE SCHEMA IF NOT EXISTS memory")
