@@ -270,6 +270,11 @@ def _update_batch_sql(
     return f"UPDATE {_ident(table)} AS t SET {', '.join(sets)} FROM {source} WHERE {' AND '.join(keys)} AND {condition}"
 
 
+def _columns(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as column arrays, one a parameter of an ``unnest`` statement."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def _ident(name: str) -> str:
     return sql.Identifier(name).as_string(None)
 
@@ -300,7 +305,7 @@ def riding_batch(
                 shapes.setdefault(shape, []).append((*params, stream_id))
     out = []
     for shape, rows_of in shapes.items():
-        arrays = [list(column) for column in zip(*rows_of, strict=True)]
+        arrays = _columns(rows_of)
         if shape[0] == "insert":
             text = _insert_unnest_sql(*shape[1:], condition("u.stream"))
         else:
@@ -392,7 +397,7 @@ async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Eff
     then: list[Effect] = []
     for (table, columns, key), rows in shapes.items():
         text = _insert_unnest_sql(table, columns, key, tuple(types[table][c] for c in columns), None)
-        arrays = [list(column) for column in zip(*(tuple(e.row.values()) for e in rows), strict=True)]
+        arrays = _columns(tuple(e.row.values()) for e in rows)
         cur = await conn.execute(text, arrays)
         if any(e.then for e in rows):
             written = {tuple(r) for r in await cur.fetchall()}
@@ -405,7 +410,7 @@ async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Eff
         by_shape.setdefault((t.table, tuple(t.key), tuple(t.add)), []).append(t)
     for (table, key, add), rows_of in by_shape.items():
         text = _tally_many_sql(table, key, add, tuple(types[table][c] for c in key + add))
-        arrays = [list(column) for column in zip(*((*t.key.values(), *t.add.values()) for t in rows_of), strict=True)]
+        arrays = _columns((*t.key.values(), *t.add.values()) for t in rows_of)
         await conn.execute(text, arrays)
 
 
