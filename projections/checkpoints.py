@@ -9,13 +9,24 @@ from ledger import Cursor, Recorded
 
 async def load(conn: psycopg.AsyncConnection[Any], name: str) -> Cursor:
     """Where ``name`` stands; a new follower starts at the beginning of the log."""
-    await conn.execute(
-        "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING", (name,)
-    )
-    cur = await conn.execute("SELECT tx_id::text::bigint, position FROM checkpoints WHERE name = %s", (name,))
-    row = await cur.fetchone()
-    assert row is not None
-    return Cursor(tx_id=row[0], position=row[1])
+    return (await load_all(conn, [name]))[0]
+
+
+async def load_all(conn: psycopg.AsyncConnection[Any], names: list[str]) -> list[Cursor]:
+    """Where each of ``names`` stands, in one statement while they all exist (a leader's ``claim`` made them)."""
+    query = "SELECT name, tx_id::text::bigint, position FROM checkpoints WHERE name = ANY(%s)"
+    rows = {
+        name: Cursor(tx_id, position)
+        for name, tx_id, position in await (await conn.execute(query, (names,))).fetchall()
+    }
+    if len(rows) < len(set(names)):
+        await conn.execute(
+            "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%s::text[]) n "
+            "ON CONFLICT DO NOTHING",
+            (names,),
+        )
+        return await load_all(conn, names)
+    return [rows[name] for name in names]
 
 
 async def advance(
@@ -23,12 +34,34 @@ async def advance(
 ) -> bool:
     """Move ``name`` from ``old`` to ``last``; False when another runner moved it first, or when ``epoch`` is
     given and a newer leader has claimed the checkpoint since (roll back then)."""
+    return await advance_all(conn, [(name, old, last)], epoch)
+
+
+async def advance_all(
+    conn: psycopg.AsyncConnection[Any], moves: list[tuple[str, Cursor, Recorded]], epoch: int | None = None
+) -> bool:
+    """Each (name, old, last) of ``moves`` as ``advance`` moves it, in one statement; False unless every one
+    moved (roll back then)."""
+    if not moves:
+        return True
+    names, olds, lasts = zip(*moves, strict=True)
     cur = await conn.execute(
-        """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
-           WHERE name = %s AND tx_id = %s::text::xid8 AND position = %s AND (%s::bigint IS NULL OR epoch = %s)""",
-        (str(last.tx_id), last.position, name, str(old.tx_id), old.position, epoch, epoch),
+        """UPDATE checkpoints c SET tx_id = m.new_tx::text::xid8, position = m.new_position, updated_at = now()
+           FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+                AS m(name, old_tx, old_position, new_tx, new_position)
+           WHERE c.name = m.name AND c.tx_id = m.old_tx::text::xid8 AND c.position = m.old_position
+             AND (%s::bigint IS NULL OR c.epoch = %s)""",
+        (
+            list(names),
+            [o.tx_id for o in olds],
+            [o.position for o in olds],
+            [e.tx_id for e in lasts],
+            [e.position for e in lasts],
+            epoch,
+            epoch,
+        ),
     )
-    return cur.rowcount == 1
+    return cur.rowcount == len(moves)
 
 
 async def claim(conn: psycopg.AsyncConnection[Any], names: list[str]) -> int:

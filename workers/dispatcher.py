@@ -106,9 +106,9 @@ async def dispatch_batch(
         jobs = coalesce(await quarantine.apply_all(conn, NAME, events, lambda c, es: follow(c, es, settings)))
         if jobs:
             await asyncio.to_thread(_enqueue, actors, jobs, log_contexts(events))
-        async with conn.transaction():
-            if not await checkpoints.advance(conn, NAME, cursor, events[-1], epoch) and epoch is not None:
-                raise ledger.LostLeadership(NAME)  # a newer leader took over: what we enqueued is a duplicate
+        # One statement, so no transaction around it: it moves the checkpoint or changes nothing.
+        if not await checkpoints.advance(conn, NAME, cursor, events[-1], epoch) and epoch is not None:
+            raise ledger.LostLeadership(NAME)  # a newer leader took over: what we enqueued is a duplicate
         return len(events)
 
 

@@ -5,6 +5,7 @@ import time
 import types
 from typing import Any
 
+import psycopg
 import pytest
 from storekit import app_connection, append, new_event, new_stream
 
@@ -132,3 +133,31 @@ async def test_models_at_different_checkpoints_share_one_read_and_each_applies_i
         cur = await conn.execute("SELECT event_id FROM tally WHERE model = 'ahead' ORDER BY event_id")
         assert {r.event_id for r in later} <= {r[0] for r in await cur.fetchall()}
         assert await checkpoints.load(conn, behind.NAME) == await checkpoints.load(conn, ahead.NAME) != head
+
+
+async def test_checkpoints_move_all_together_or_the_batch_rolls_back(store: str) -> None:
+    """A batch moves its models' checkpoints in one statement, each by compare-and-set: when another runner
+    moved one of them first, the statement says so and the batch's transaction is rolled back, so no checkpoint
+    moves."""
+    first, second = tally_model("together-first"), tally_model("together-second")
+    await write(store, streams=2, per_stream=2)
+    start = ledger.Cursor(0, 0)
+    async with app_connection(store) as conn, app_connection(store) as other:
+        assert await checkpoints.load_all(conn, [first.NAME, second.NAME]) == [start, start]
+        events = await ledger.read_all(conn, start, 100)
+        while await runner.catch_up(other, second):  # the other runner moves one of them meanwhile
+            pass
+        moved = await checkpoints.load(conn, second.NAME)
+        assert moved != start
+        async with conn.transaction():
+            assert not await checkpoints.advance_all(
+                conn, [(first.NAME, start, events[-1]), (second.NAME, start, events[-1])]
+            )
+            raise psycopg.Rollback()
+        assert await checkpoints.load_all(conn, [first.NAME, second.NAME]) == [start, moved]
+        async with conn.transaction():
+            assert await checkpoints.advance_all(
+                conn, [(first.NAME, start, events[-1]), (second.NAME, moved, events[-1])]
+            )
+        last = ledger.Cursor(events[-1].tx_id, events[-1].position)
+        assert await checkpoints.load_all(conn, [first.NAME, second.NAME]) == [last, last]
