@@ -315,7 +315,7 @@ def e2e(part: str, n: int) -> None:
             procs = {name: psutil.Process(p.pid) for name, p in gateway.procs.items()}
             spy, profile = None, work / f"{part}-profile.txt"
             if part in procs and shutil.which("py-spy"):
-                cmd = ["py-spy", "record", "-p", str(procs[part].pid), "-r", "200", "-f", "raw", "--nonblocking"]
+                cmd = ["py-spy", "record", "-p", str(procs[part].pid), "-r", "200", "-f", "raw", "--nonblocking", "--gil"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             waits: dict[str, int] = {}
             sampling = threading.Event()
@@ -465,7 +465,7 @@ def main() -> None:
             spied = ([p for p in procs if table.part_name(p).startswith(part)] or [None])[-1]
             spy, profile = None, work / f"{part}-profile.txt"
             if spied is not None and shutil.which("py-spy"):
-                cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking"]
+                cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking", "--gil"]
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             others = servers()
 
