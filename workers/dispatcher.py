@@ -34,11 +34,9 @@ Route = Callable[[ledger.Recorded, Any, random.Random], list[Job]]
 
 
 def _payment_created(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
-    """A decision after the processor's delay; with none (test mode, delay 0) the batch's decisions go together."""
+    """A decision after the processor's delay; the batch's decisions with the same delay go together."""
     d = event.data
-    if delay := delay_ms(settings, rng):
-        return [("process_payment", (d["payment_id"], d["method"]), delay)]
-    return [("process_payments", ([[d["payment_id"], d["method"], log_ids(event)]],), 0)]
+    return [("process_payments", ([[d["payment_id"], d["method"], log_ids(event)]],), delay_ms(settings, rng))]
 
 
 def _refund_requested(event: ledger.Recorded, settings: Any, rng: random.Random) -> list[Job]:
@@ -63,7 +61,8 @@ ROUTES: dict[str, Route] = {
 }
 
 
-#: Actors whose one argument is a list: their undelayed jobs of a batch go together, this many items a message.
+#: Actors whose one argument is a list: their jobs of a batch with the same delay go together, this many items a
+#: message.
 BATCHED: dict[str, int] = {"deliver_webhooks": 100, "process_payments": 100}
 
 
@@ -72,17 +71,17 @@ def jobs_for(events: list[ledger.Recorded], settings: Any, rng: random.Random) -
 
 
 def coalesce(jobs: list[Job]) -> list[Job]:
-    """The jobs of ``BATCHED`` actors merged into as few messages as their batch size allows."""
+    """The jobs of ``BATCHED`` actors with the same delay merged into as few messages as their batch size allows."""
     out: list[Job] = []
-    items: dict[str, list[Any]] = {}
+    items: dict[tuple[str, int], list[Any]] = {}
     for name, args, delay in jobs:
-        if name in BATCHED and not delay:
-            items.setdefault(name, []).extend(args[0])
+        if name in BATCHED:
+            items.setdefault((name, delay), []).extend(args[0])
         else:
             out.append((name, args, delay))
-    for name, merged in items.items():
+    for (name, delay), merged in items.items():
         size = BATCHED[name]
-        out.extend((name, (merged[i : i + size],), 0) for i in range(0, len(merged), size))
+        out.extend((name, (merged[i : i + size],), delay) for i in range(0, len(merged), size))
     return out
 
 

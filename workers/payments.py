@@ -18,11 +18,17 @@ log = structlog.get_logger(__name__)
 AT_ONCE = 8
 
 
+#: A live processor's delays are drawn on this grid (when the range is wider), so that the decisions a dispatcher
+#: batch owes at the same moment go in one delayed message (``dispatcher.coalesce``), not one message each.
+DELAY_GRAIN_MS = 250
+
+
 def delay_ms(settings: Any, rng: random.Random) -> int:
     """How long the processor takes: exactly TEST_PROCESSING_DELAY in test mode, else 5–10 s."""
     if settings.test_mode:
         return int(settings.test_processing_delay)
-    return rng.randint(settings.processing_delay_min, settings.processing_delay_max)
+    low, high = settings.processing_delay_min, settings.processing_delay_max
+    return rng.randrange(low, high + 1, DELAY_GRAIN_MS) if high - low >= DELAY_GRAIN_MS else rng.randint(low, high)
 
 
 def verdict(settings: Any, method: str, rng: random.Random, now: datetime) -> payment.DecidePayment:
