@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_SAFE = 2**53
 _MAX_INDEX = 2**32 - 2
@@ -18,10 +20,53 @@ _encode_string = json.encoder.encode_basestring
 
 
 def stringify(value: Any) -> str:
-    """``value`` (JSON-shaped: dict, list, tuple, str, int, float, bool, None) as JSON.stringify would write it."""
+    """``value`` (JSON-shaped: dict, list, tuple, str, int, float, bool, None) as JSON.stringify would write it.
+
+    orjson writes exactly that for a container holding only strings, safe integers, booleans and nulls, with no
+    array-index key; the rest goes to ``reference``, as does a string with a lone surrogate, which orjson refuses.
+    For a webhook body that is about a third of the reference's time, the walk included."""
+    if _plain(value):
+        try:
+            return orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return reference(value)
+
+
+def reference(value: Any) -> str:
+    """``stringify``, written out: what it must give for any value."""
     out: list[str] = []
     _write(value, out)
     return "".join(out)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is a dict or list (or tuple) of nothing but str, int in ±2**53, bool, None and more of
+    these, with str keys none of which is an array index. Loops, with no call per scalar: this runs on every
+    webhook body."""
+    if type(value) not in (dict, list, tuple):
+        return False
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            for k in v:
+                if type(k) is not str or (k[:1].isdigit() and _is_index(k)):
+                    return False
+            v = v.values()
+        for x in v:
+            t = type(x)
+            if t is str or t is bool or x is None:
+                continue
+            if t is int:
+                if -_MAX_SAFE <= x <= _MAX_SAFE:
+                    continue
+                return False
+            if t is dict or t is list or t is tuple:
+                stack.append(x)
+                continue
+            return False
+    return True
 
 
 def _write(value: Any, out: list[str]) -> None:

@@ -3,14 +3,17 @@
 import base64
 import json
 import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from projections.bodies import webhook_envelope
-from projections.jsjson import number, stringify
+from projections.jsjson import number, reference, stringify
 from workers import signing
 
 SECRET = "whsec_test_abc123"
@@ -82,3 +85,42 @@ def test_the_hex_signature_is_hmac_sha256_of_the_body_with_the_secret() -> None:
 
     body = b'{"event":"payment.success"}'
     assert signing.hex_signature(SECRET, body) == hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+#: Everything a body may hold, and what makes ``stringify`` leave orjson for the reference: floats, integers past
+#: 2**53, array-index and other digit keys, every code point (lone surrogates and control characters included).
+any_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from([2**53, -(2**53), 2**53 + 1, -(2**53) - 1, 2**64])
+    | st.floats()
+    | st.text(st.characters(), max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(
+            st.text(st.characters(), max_size=4)
+            | st.integers(0, 2**33).map(str)
+            | st.sampled_from(["01", "4294967294"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=2000)
+@given(any_values)
+def test_stringify_writes_what_the_reference_writes(value: object) -> None:
+    assert stringify(value) == reference(value)
+
+
+def test_what_is_not_json_shaped_is_refused_as_the_reference_refuses_it() -> None:
+    for odd in ({"at": datetime.now(UTC)}, [uuid.uuid4()], {"n": Decimal(1)}, {"s": {1, 2}}, [b"bytes"]):
+        with pytest.raises(TypeError):
+            reference(odd)
+        with pytest.raises(TypeError):
+            stringify(odd)
+    assert stringify({1: "a", "b": 2}) == reference({1: "a", "b": 2}) == '{"1":"a","b":2}'
