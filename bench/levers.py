@@ -16,6 +16,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py encode DATABASE_URL        the chain's canonical encoding (audit.spec.canonical)
                                                       against its reference (json, strftime) over the latest
                                                       5,000 events of that database's log: CPU per event
+    python bench/levers.py parse DATABASE_URL         jsonb documents read and webhook bodies written, each
+                                                      against what it replaced or must equal, over that
+                                                      database's log: CPU per document
     python bench/levers.py log [N]                    in process: CPU per access line (as api.logging.end
                                                       logs it), to a file, 20 lines per event-loop turn
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
@@ -207,6 +210,46 @@ def encode(url: str) -> None:
     print(f"({len(docs)} events, the same bytes from both)")
 
 
+def parse(url: str) -> None:
+    """CPU per document of what the followers do to every event and every webhook body, over that database's log:
+    jsonb read (``ledger.jsontext.loads``, against the regex check it had before and orjson alone) and webhook
+    bodies written (``jsjson.stringify``, against ``jsjson.reference``, the definition it must equal)."""
+    import json
+    import re
+
+    import orjson
+
+    from ledger import jsontext
+    from projections import jsjson
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT data::text, metadata::text FROM events ORDER BY position DESC LIMIT 5000")
+        texts = [t.encode() for row in rows.fetchall() for t in row]
+        found = conn.execute("SELECT data->>'body' FROM events WHERE type = 'webhook.scheduled.v1' LIMIT 3000")
+        bodies = [json.loads(b) for (b,) in found.fetchall()]
+    long_number = re.compile(rb"[0-9]{19}")
+
+    def regex_loads(text: bytes) -> Any:
+        return json.loads(text) if long_number.search(text) else orjson.loads(text)
+
+    assert all(jsontext.loads(t) == regex_loads(t) for t in texts)
+    assert all(jsjson.stringify(b) == jsjson.reference(b) for b in bodies)
+    cases = (
+        (texts, "jsonb loads with the regex check", regex_loads),
+        (texts, "jsontext.loads", jsontext.loads),
+        (texts, "orjson.loads alone", orjson.loads),
+        (bodies, "jsjson.reference", jsjson.reference),
+        (bodies, "jsjson.stringify", jsjson.stringify),
+    )
+    for _ in range(2):
+        for docs, name, run in cases:
+            started = time.process_time()
+            for doc in docs:
+                run(doc)
+            print(f"{name}: {(time.process_time() - started) * 1e6 / len(docs):.2f} us CPU per document")
+    print(f"({len(texts)} jsonb documents, {len(bodies)} webhook bodies, the same values from each pair)")
+
+
 def log_lines(n: int) -> None:
     """The access line's own cost: N lines, as a busy API logs them (a few per loop turn), into a file."""
     import structlog
@@ -269,6 +312,12 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
 XACTS = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
 
 
+def spy_command(pid: int, *more: str) -> list[str]:
+    """py-spy on ``pid``, 200 samples a second, without pausing it; ``--gil`` so that a thread's wait for the GIL
+    is not charged to the C call it returns from."""
+    return ["py-spy", "record", "-p", str(pid), *more, "-r", "200", "-f", "raw", "--nonblocking", "--gil"]
+
+
 def servers() -> dict[str, list[Any]]:
     """The machine's PostgreSQL and Redis processes, by name: their CPU is the gateway's too."""
     import psutil
@@ -315,7 +364,7 @@ def e2e(part: str, n: int) -> None:
             procs = {name: psutil.Process(p.pid) for name, p in gateway.procs.items()}
             spy, profile = None, work / f"{part}-profile.txt"
             if part in procs and shutil.which("py-spy"):
-                cmd = ["py-spy", "record", "-p", str(procs[part].pid), "-r", "200", "-f", "raw", "--nonblocking", "--gil"]
+                cmd = spy_command(procs[part].pid)
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             waits: dict[str, int] = {}
             sampling = threading.Event()
@@ -422,6 +471,9 @@ def main() -> None:
     if what == "encode":
         encode(args[0])
         return
+    if what == "parse":
+        parse(args[0])
+        return
     if what == "log":
         log_lines(int(args[0]) if args else 100_000)
         return
@@ -465,7 +517,7 @@ def main() -> None:
             spied = ([p for p in procs if table.part_name(p).startswith(part)] or [None])[-1]
             spy, profile = None, work / f"{part}-profile.txt"
             if spied is not None and shutil.which("py-spy"):
-                cmd = ["py-spy", "record", "-p", str(spied.pid), "-d", "7", "-r", "200", "-f", "raw", "--nonblocking", "--gil"]
+                cmd = spy_command(spied.pid, "-d", "7")
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
             others = servers()
 
