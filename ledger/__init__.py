@@ -29,6 +29,7 @@ from ledger.store import (
     read_all,
     read_stream,
     read_streams,
+    recorded_rows,
     stream_visible,
     version_of,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "read_all",
     "read_stream",
     "read_streams",
+    "recorded_rows",
     "resilient",
     "step_down",
     "stream_visible",

@@ -10,14 +10,13 @@ import os
 import select
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from ledger import jsontext, wakeups
@@ -67,9 +66,22 @@ class Cursor:
     position: int = 0
 
 
+#: An event's columns, in the order of ``Recorded``'s fields (``recorded_rows`` relies on it).
 _COLUMNS = (
     "position, tx_id::text::bigint AS tx_id, event_id, stream_id, stream_version, type, data, metadata, recorded_at"
 )
+
+
+def recorded_rows(cursor: Any) -> Callable[[Sequence[Any]], Recorded]:
+    """A row factory for rows of ``_COLUMNS`` (or columns in the same order): each a ``Recorded``, its fields by
+    position. Half the time of psycopg's ``class_row``, which makes a dict of every row; every follower reads
+    every event through it."""
+    return _recorded
+
+
+def _recorded(values: Sequence[Any]) -> Recorded:
+    return Recorded(*values)
+
 
 # One statement, one round trip. The version check happens in the `streams` row before `events` draws a
 # position from its identity: when the check fails the INSERT selects no rows, so a losing writer burns no
@@ -245,14 +257,14 @@ async def append_batch(
 
 async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:
     """Every event of one stream, oldest first; the stream's version is the last one's ``stream_version``."""
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+    async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version", (stream_id,))
         return await cur.fetchall()
 
 
 async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[str]) -> dict[str, list[Recorded]]:
     """Every event of each of ``stream_ids``, oldest first, in one statement (a stream never written: none)."""
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+    async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(%s) ORDER BY stream_id, stream_version",
             (list(stream_ids),),
@@ -271,7 +283,7 @@ async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int
     order by the writing transaction's id and read only below the oldest transaction still in flight
     (the snapshot's xmin): everything there has committed or aborted, and nothing can appear behind it.
     """
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+    async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
             f"""SELECT {_COLUMNS} FROM events
                 WHERE (tx_id, position) > (%s::text::xid8, %s)

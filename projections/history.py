@@ -11,10 +11,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
 
 import ledger
-from ledger import Cursor, Recorded
+from ledger import Cursor, Recorded, recorded_rows
 
 #: Fields never shown in a history: one-way hashes and ciphertext of secrets (no secret is in plain text
 #: anywhere, and the log holds no card number or CVV at all).
@@ -79,7 +78,7 @@ async def feed(conn: psycopg.AsyncConnection[Any], merchant_id: str, after: Curs
     The owner is a scalar subquery on purpose: written as EXISTS the planner may turn it into a join that
     probes the commit-order index once per stream (11 s on 10,000 events); as a scalar it filters rows read in
     commit order with one unique-index probe each (66 ms)."""
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+    async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
             """SELECT e.position, e.tx_id::text::bigint AS tx_id, e.event_id, e.stream_id, e.stream_version, e.type,
                       e.data, e.metadata, e.recorded_at

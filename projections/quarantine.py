@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import structlog
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import dict_row
 
-from ledger import Recorded
+from ledger import Recorded, recorded_rows
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +124,7 @@ async def listing(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
 
 
 async def _event(conn: psycopg.AsyncConnection[Any], event_id: str) -> Recorded | None:
-    async with conn.cursor(row_factory=class_row(Recorded)) as cur:
+    async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
             """SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, stream_version, type, data,
                       metadata, recorded_at FROM events WHERE event_id = %s""",
