@@ -53,32 +53,33 @@ async def claim(conn: psycopg.AsyncConnection[Any]) -> int:
 
 
 async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = None, limit: int = BATCH) -> int:
-    """Chain the next events after the chain's head; returns how many (0: caught up, or fenced off)."""
+    """Chain the next events after the chain's head; returns how many (0: caught up, or fenced off).
+
+    The events are read and hashed before the write transaction begins, and that transaction first checks that
+    the checkpoint is still the one they were read after: a transaction holding a row lock has an id, and every
+    reader of the log waits behind the oldest such id still open (``read_all``), so the chain holds one only to
+    write what it has already hashed."""
+    cursor = await _checkpoint(conn)
+    if epoch is not None and cursor[2] != epoch:
+        return 0
+    events = await read_all(conn, Cursor(cursor[0], cursor[1]), limit)
+    if not events:
+        return 0
+    cur = await conn.execute("SELECT chain_seq, hash FROM event_chain ORDER BY chain_seq DESC LIMIT 1")
+    head = await cur.fetchone()
+    seq, prev = (int(head[0]), bytes(head[1])) if head else (0, spec.GENESIS)
+    rows = []
+    for event in events:
+        body = encode(event)
+        seq, prev = seq + 1, spec.link(prev, body)
+        rows.append((seq, event.position, prev, spec.leaf(body)))
     try:
         async with conn.transaction():
-            cur = await conn.execute(
-                "SELECT tx_id::text::bigint, position, epoch FROM checkpoints WHERE name = %s FOR UPDATE", (NAME,)
-            )
-            row = await cur.fetchone()
-            if row is None:
-                await conn.execute(
-                    "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING",
-                    (NAME,),
-                )
-                row = (0, 0, 0)
-            if epoch is not None and row[2] != epoch:
-                raise _Fenced
-            events = await read_all(conn, Cursor(row[0], row[1]), limit)
-            if not events:
-                return 0
-            cur = await conn.execute("SELECT chain_seq, hash FROM event_chain ORDER BY chain_seq DESC LIMIT 1")
-            head = await cur.fetchone()
-            seq, prev = (int(head[0]), bytes(head[1])) if head else (0, spec.GENESIS)
+            if await _checkpoint(conn, lock=True) != cursor:
+                raise _Fenced  # another chainer moved it, or a newer leader claimed it, since it was read
             async with conn.cursor().copy("COPY event_chain (chain_seq, position, hash, leaf) FROM STDIN") as copy:
-                for event in events:
-                    body = encode(event)
-                    seq, prev = seq + 1, spec.link(prev, body)
-                    await copy.write_row((seq, event.position, prev, spec.leaf(body)))
+                for row in rows:
+                    await copy.write_row(row)
             last = events[-1]
             await conn.execute(
                 """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
@@ -88,6 +89,19 @@ async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = No
             return len(events)
     except _Fenced:
         return 0
+
+
+async def _checkpoint(conn: psycopg.AsyncConnection[Any], *, lock: bool = False) -> tuple[int, int, int]:
+    """The chain's checkpoint: (transaction id, position, epoch), locked for this transaction with ``lock``."""
+    query = "SELECT tx_id::text::bigint, position, epoch FROM checkpoints WHERE name = %s"
+    cur = await conn.execute(query + (" FOR UPDATE" if lock else ""), (NAME,))
+    row = await cur.fetchone()
+    if row is None:
+        await conn.execute(
+            "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, '0', 0) ON CONFLICT DO NOTHING", (NAME,)
+        )
+        return (0, 0, 0)
+    return (int(row[0]), int(row[1]), int(row[2]))
 
 
 async def run(pool: AsyncConnectionPool[Any], stop: asyncio.Event, poll_s: float = 1.0) -> None:

@@ -205,3 +205,36 @@ async def test_a_fenced_off_chainer_writes_nothing_and_the_new_leader_goes_on(
             await asyncio.sleep(0.05)
         await chain_all(conn)
     assert await verify.verify(owner, None) is None
+
+
+async def test_a_chainer_whose_checkpoint_moved_after_it_read_writes_nothing(
+    store: str, owner: Any, chained: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chainer reads and hashes before it takes its lock, then checks that the checkpoint is still the one it
+    read after: another chainer that moved it meanwhile wins, and the chain stays whole."""
+    from storekit import app_connection
+
+    from ledger import chain
+
+    async with app_connection(store) as conn, app_connection(store) as other:
+        await chain_all(conn)
+        await two_merchants(conn, rounds=1)
+        read_all, raced = chain.read_all, []
+
+        async def read_then_another_chains(c: Any, after: Any, limit: int) -> Any:
+            events = await read_all(c, after, limit)
+            if events and not raced:
+                raced.append(len(events))
+                await chain_all(other)  # moves the checkpoint past what this chainer is about to hash
+            return events
+
+        monkeypatch.setattr(chain, "read_all", read_then_another_chains)
+        head = (await chain.lag(conn))["head"]
+        deadline = time.monotonic() + 30
+        while not raced:  # reads only below the cluster's oldest open transaction: poll, as the test above does
+            assert await chain.chain_batch(conn) == 0
+            assert time.monotonic() < deadline, "the chainer found nothing to chain"
+            await asyncio.sleep(0.05)
+        after = await chain.lag(conn)
+        assert after["head"] >= head + raced[0] and after["lag_events"] == 0
+    assert await verify.verify(owner, None) is None
