@@ -339,17 +339,22 @@ def machine_busy_s() -> float:
 
 
 def sample_waits(db: str, waits: dict[str, int], stop: threading.Event) -> None:
-    """Counts of what the database's other backends are doing, every 20 ms until ``stop``."""
+    """Counts of what the database's other backends are doing, every 20 ms until ``stop``; and, under
+    "holding an id: NAME", of those whose open transaction has an id (each holds back every reader of the log,
+    which reads only below the oldest one), by application name."""
     with psycopg.connect(db, autocommit=True) as conn:
         while not stop.wait(0.02):
             rows = conn.execute(
-                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                "SELECT state, wait_event_type, wait_event, backend_xid IS NOT NULL, application_name"
+                " FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IS NOT NULL"
             ).fetchall()
             waits["samples"] = waits.get("samples", 0) + 1
-            for state, kind, event in rows:
+            for state, kind, event, holding, name in rows:
                 key = f"{state}/{kind or 'cpu'}:{event or '-'}" if state != "idle" else "idle"
                 waits[key] = waits.get(key, 0) + 1
+                if holding:
+                    waits[f"holding an id: {name}"] = waits.get(f"holding an id: {name}", 0) + 1
 
 
 def e2e(part: str, n: int) -> None:
@@ -388,9 +393,12 @@ def e2e(part: str, n: int) -> None:
                 print(f"  {name}: {(cpu - before[name]) * 1000 / n:.2f} ms CPU per payment")
             print(f"  all: {(sum(after.values()) - sum(before.values())) * 1000 / n:.2f} ms CPU per payment")
             samples = max(1, waits.pop("samples", 1))
-            busiest = sorted(waits.items(), key=lambda kv: -kv[1])[:8]
+            holding = {k: v for k, v in waits.items() if k.startswith("holding")}
+            busiest = sorted(waits.items() - holding.items(), key=lambda kv: -kv[1])[:8]
             print("  gateway backends, mean count by state/wait (every 20 ms): "
                   + ", ".join(f"{k} {v / samples:.1f}" for k, v in busiest))  # fmt: skip
+            print("  backends with an open transaction id, mean count (every 20 ms): "
+                  + ", ".join(f"{k[15:]} {v / samples:.2f}" for k, v in sorted(holding.items())))  # fmt: skip
             print(f"  machine: {busy / seconds:.2f} of {os.cpu_count()} cores busy during the burst")
             print(f"  database transactions (an autocommit statement is one) per payment: {commits / n:.1f}")
             print(f"  events per payment: {sum(c for _, c in counts) / n:.1f}: "
