@@ -183,17 +183,3 @@ def test_the_malformed_requests_uvicorn_answers_itself_are_as_documented(
     if status == b"400":
         assert answer.endswith(b"Invalid HTTP request received.")
     assert httpx.get(f"{gateway.url}/health", timeout=10).status_code == 200
-
-
-def test_an_answer_before_a_close_arrives_whole(gateway: Any) -> None:
-    """The head and body of a response go out together at the end of the loop turn (``paygate.protocol``): a
-    connection the server closes right after answering still gets every byte first."""
-    with raw(gateway) as s:
-        s.sendall(b"GET /api/v1/payments/pay_none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        answer = read_response(s)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 401 ")
-    length = next(
-        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-    )
-    assert len(body) == length and body.startswith(b'{"error"')
