@@ -183,3 +183,17 @@ def test_the_malformed_requests_uvicorn_answers_itself_are_as_documented(
     if status == b"400":
         assert answer.endswith(b"Invalid HTTP request received.")
     assert httpx.get(f"{gateway.url}/health", timeout=10).status_code == 200
+
+
+def test_an_answer_before_a_close_arrives_whole(gateway: Any) -> None:
+    """A connection the server closes right after answering (the client asked it to) still gets every byte of
+    the answer first."""
+    with raw(gateway) as s:
+        s.sendall(b"GET /api/v1/payments/pay_none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_response(s)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401 ")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    assert len(body) == length and body.startswith(b'{"error"')
