@@ -29,9 +29,10 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
                                                       a burst of N payments (default 1000), each until its
                                                       payment.success arrives: rate, p50, CPU ms per payment
-                                                      of each process, events per payment by type; py-spy of
-                                                      PART (default worker; raw; none: no profile) to a temp
-                                                      dir it names
+                                                      of each process, events per payment by type, backends
+                                                      holding a transaction id by process; py-spy of PART
+                                                      (default worker; raw; none: no profile) to a temp dir
+                                                      it names
 """
 
 import asyncio
