@@ -262,6 +262,13 @@ async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> lis
         return await cur.fetchall()
 
 
+async def read_event(conn: psycopg.AsyncConnection[Any], event_id: str) -> Recorded | None:
+    """One event, by its id (None: no such event)."""
+    async with conn.cursor(row_factory=recorded_rows) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM events WHERE event_id = %s", (event_id,))
+        return await cur.fetchone()
+
+
 async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[str]) -> dict[str, list[Recorded]]:
     """Every event of each of ``stream_ids``, oldest first, in one statement (a stream never written: none)."""
     async with conn.cursor(row_factory=recorded_rows) as cur:

@@ -17,7 +17,7 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
-from ledger import Recorded, recorded_rows
+from ledger import Recorded, read_event
 
 log = structlog.get_logger(__name__)
 
@@ -123,16 +123,6 @@ async def listing(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
         return await cur.fetchall()
 
 
-async def _event(conn: psycopg.AsyncConnection[Any], event_id: str) -> Recorded | None:
-    async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(
-            """SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, stream_version, type, data,
-                      metadata, recorded_at FROM events WHERE event_id = %s""",
-            (event_id,),
-        )
-        return await cur.fetchone()
-
-
 async def retry(
     conn: psycopg.AsyncConnection[Any], appliers: dict[str, Apply], ids: list[int] | None = None
 ) -> list[tuple[int, str | None]]:
@@ -149,7 +139,7 @@ async def retry(
                 if await cur.fetchone() is None:
                     continue
                 apply = appliers.get(row["follower"])
-                event = await _event(conn, row["event_id"])
+                event = await read_event(conn, row["event_id"])
                 if apply is None or event is None:
                     raise LookupError(f"no follower {row['follower']!r}" if apply is None else "event not found")
                 await apply(conn, event)
