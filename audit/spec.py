@@ -56,14 +56,20 @@ def canonical(
 
 def dumps(value: Any) -> bytes:
     """``value`` as canonical JSON: what ``reference_dumps`` writes, but several times faster where orjson writes
-    the very same bytes, that is for every value without a float (it spells 1e-05 as 0.00001) and without an
-    integer past 64 bits (it refuses those)."""
-    if orjson is not None and not has_float(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            pass
-    return reference_dumps(value)
+    the very same bytes."""
+    return orjson_exact(value, sort_keys=True) or reference_dumps(value)
+
+
+def orjson_exact(value: Any, *, sort_keys: bool = False) -> bytes | None:
+    """orjson's compact JSON for ``value`` where it holds the same values as the standard library's would: for
+    every value without a float (orjson spells 1e-05 as 0.00001, and NaN as null) and without an integer past
+    64 bits (orjson refuses those); None otherwise, and where orjson is not installed."""
+    if orjson is None or has_float(value):
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except orjson.JSONEncodeError:
+        return None
 
 
 def has_float(value: Any) -> bool:

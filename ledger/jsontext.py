@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from audit.spec import has_float
+from audit.spec import orjson_exact
 
 #: Every digit made a 0, so that 19 zeros in a row are 19 digits in a row: maybe an integer beyond 64 bits, which
 #: orjson would read as a float. A translation and a substring search cost a third of what a regex search does.
@@ -27,12 +27,7 @@ def dumps(value: Any) -> bytes:
     """Python as JSON for jsonb. A value with a float goes through json, which spells NaN and the infinities so
     that PostgreSQL refuses them, where orjson would quietly write null; so does a value orjson refuses (an
     integer past 64 bits, a key that is not a string)."""
-    if not has_float(value):
-        try:
-            return orjson.dumps(value)
-        except orjson.JSONEncodeError:
-            pass
-    return json.dumps(value).encode()
+    return orjson_exact(value) or json.dumps(value).encode()
 
 
 def install() -> None:
