@@ -19,6 +19,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py parse DATABASE_URL         jsonb documents read and webhook bodies written, each
                                                       against what it replaced or must equal, over that
                                                       database's log: CPU per document
+    python bench/levers.py arrays DATABASE_URL        a batch append's column arrays as psycopg dumps them
+                                                      and as ledger.arrays writes them, batches of 1 to 40
+                                                      of that database's latest events: CPU per statement
     python bench/levers.py log [N]                    in process: CPU per access line (as api.logging.end
                                                       logs it), to a file, 20 lines per event-loop turn
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
@@ -249,6 +252,51 @@ def parse(url: str) -> None:
                 run(doc)
             print(f"{name}: {(time.process_time() - started) * 1e6 / len(docs):.2f} us CPU per document")
     print(f"({len(texts)} jsonb documents, {len(bodies)} webhook bodies, the same values from each pair)")
+
+
+def dump_arrays(url: str) -> None:
+    """CPU per statement of turning a batch append's column arrays into what psycopg sends (a fresh transformer
+    each time, as each cursor has one), psycopg's own list dumping against ``ledger.arrays``, over batches of
+    1, 3, 10 and 40 of that database's latest events."""
+    from psycopg.adapt import PyFormat, Transformer
+    from psycopg.types.json import Jsonb
+
+    from ledger import arrays, jsontext
+    from ledger.store import _BATCH_TYPES
+
+    jsontext.install()
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT event_id, stream_id, stream_version, type, data, metadata FROM events ORDER BY position DESC"
+            " LIMIT 4000"
+        )
+        events = found.fetchall()
+        formats = [PyFormat.BINARY] * len(_BATCH_TYPES)
+
+        def columns(batch: list[Any]) -> list[Any]:
+            heads = [(e[1], e[2] - 1, e[2]) for e in batch]
+            return [*zip(*heads, strict=True), *zip(*batch, strict=True)]
+
+        def lists(batch: list[Any]) -> None:
+            cols = [list(c) for c in columns(batch)]
+            cols[-2:] = [[Jsonb(v) for v in c] for c in cols[-2:]]
+            Transformer(conn).dump_sequence(cols, formats)
+
+        def encoded(batch: list[Any]) -> None:
+            cols = [arrays.encode(t, c) for t, c in zip(_BATCH_TYPES, columns(batch), strict=True)]
+            Transformer(conn).dump_sequence(cols, formats)
+
+        for size in (1, 3, 10, 40):
+            batches = [events[i : i + size] for i in range(0, len(events) - size + 1, size)]
+            for _ in range(2):
+                for name, run in (("psycopg lists", lists), ("ledger.arrays", encoded)):
+                    started = time.process_time()
+                    for _ in range(5):
+                        for batch in batches:
+                            run(batch)
+                    cpu = (time.process_time() - started) / (5 * len(batches))
+                    print(f"batches of {size:2}: {name}: {cpu * 1e6:.1f} us CPU per statement")
+    print(f"({len(events)} events, the latest of the log)")
 
 
 def log_lines(n: int) -> None:
@@ -482,6 +530,9 @@ def main() -> None:
         return
     if what == "parse":
         parse(args[0])
+        return
+    if what == "arrays":
+        dump_arrays(args[0])
         return
     if what == "log":
         log_lines(int(args[0]) if args else 100_000)

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ledger import jsontext, wakeups
+from ledger import arrays, jsontext, wakeups
 from ledger.errors import ConcurrencyConflict
 
 
@@ -210,6 +210,10 @@ appended AS (
     RETURNING stream_id, stream_version, position, tx_id::text::bigint, recorded_at)"""
 
 
+#: The element types of ``_BATCH_SQL``'s arrays, in order.
+_BATCH_TYPES = ("text", "integer", "integer", "uuid", "text", "integer", "text", "jsonb", "jsonb")
+
+
 async def append_batch(
     conn: psycopg.AsyncConnection[Any],
     batch: Sequence[Append],
@@ -230,12 +234,13 @@ async def append_batch(
         raise ValueError("a batch appends to each stream once")
     heads = [(a.stream_id, a.expected_version, a.expected_version + len(a.events)) for a in batch]
     rows = [
-        (e.event_id, a.stream_id, v, e.type, Jsonb(e.data), Jsonb(e.metadata))
+        (e.event_id, a.stream_id, v, e.type, e.data, e.metadata)
         for a in batch
         for v, e in enumerate(a.events, a.expected_version + 1)
     ]
     # Column arrays, one a parameter: (stream ids, expected versions, new versions), then the events' columns.
-    params: list[Any] = [*map(list, zip(*heads, strict=True)), *map(list, zip(*rows, strict=True))]
+    columns = (*zip(*heads, strict=True), *zip(*rows, strict=True))
+    params: list[Any] = [arrays.encode(t, c) for t, c in zip(_BATCH_TYPES, columns, strict=True)]
     for _, extra in also:
         params += extra
     APPENDED.set(True)

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ledger import Recorded
+from ledger import Recorded, arrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +270,9 @@ def _update_batch_sql(
     return f"UPDATE {_ident(table)} AS t SET {', '.join(sets)} FROM {source} WHERE {' AND '.join(keys)} AND {condition}"
 
 
-def _columns(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
-    """Rows as column arrays, one a parameter of an ``unnest`` statement."""
-    return [list(column) for column in zip(*rows, strict=True)]
+def _columns(rows: Iterable[Sequence[Any]], types: Sequence[str]) -> list[Any]:
+    """Rows as column arrays of ``types``, one a parameter of an ``unnest`` statement."""
+    return [arrays.encode(t, column) for t, column in zip(types, zip(*rows, strict=True), strict=True)]
 
 
 def _ident(name: str) -> str:
@@ -281,7 +281,7 @@ def _ident(name: str) -> str:
 
 def riding_batch(
     items: Sequence[tuple[str, Sequence[Effect]]], types: Types, condition: Callable[[str], str]
-) -> list[tuple[str, list[list[Any]]]] | None:
+) -> list[tuple[str, list[Any]]] | None:
     """The effects of several streams' appends, as statements riding in one batch append: each effect of a
     stream takes effect only if that stream was appended (``condition(column)``: that the stream named in
     ``column`` was). One statement per shape of effect, its rows given as arrays, whatever their number. None
@@ -305,12 +305,11 @@ def riding_batch(
                 shapes.setdefault(shape, []).append((*params, stream_id))
     out = []
     for shape, rows_of in shapes.items():
-        arrays = _columns(rows_of)
         if shape[0] == "insert":
             text = _insert_unnest_sql(*shape[1:], condition("u.stream"))
         else:
             text = _update_batch_sql(*shape[1:], condition("u.stream"))
-        out.append((text, arrays))
+        out.append((text, _columns(rows_of, (*shape[-1], "text"))))
     return out
 
 
@@ -396,9 +395,9 @@ async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Eff
         shapes.setdefault((e.table, tuple(e.row), e.key), []).append(e)
     then: list[Effect] = []
     for (table, columns, key), rows in shapes.items():
-        text = _insert_unnest_sql(table, columns, key, tuple(types[table][c] for c in columns), None)
-        arrays = _columns(tuple(e.row.values()) for e in rows)
-        cur = await conn.execute(text, arrays)
+        typed = tuple(types[table][c] for c in columns)
+        text = _insert_unnest_sql(table, columns, key, typed, None)
+        cur = await conn.execute(text, _columns((tuple(e.row.values()) for e in rows), typed))
         if any(e.then for e in rows):
             written = {tuple(r) for r in await cur.fetchall()}
             then += [t for e in rows if tuple(map(e.row.__getitem__, key)) in written for t in e.then]
@@ -409,9 +408,9 @@ async def execute_many(conn: psycopg.AsyncConnection[Any], effects: Sequence[Eff
         assert isinstance(t, Tally)
         by_shape.setdefault((t.table, tuple(t.key), tuple(t.add)), []).append(t)
     for (table, key, add), rows_of in by_shape.items():
-        text = _tally_many_sql(table, key, add, tuple(types[table][c] for c in key + add))
-        arrays = _columns((*t.key.values(), *t.add.values()) for t in rows_of)
-        await conn.execute(text, arrays)
+        typed = tuple(types[table][c] for c in key + add)
+        text = _tally_many_sql(table, key, add, typed)
+        await conn.execute(text, _columns(((*t.key.values(), *t.add.values()) for t in rows_of), typed))
 
 
 async def prefetching(conn: psycopg.AsyncConnection[Any], changes: Changes, events: Sequence[Recorded]) -> Read:

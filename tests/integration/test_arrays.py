@@ -1,0 +1,95 @@
+"""``ledger.arrays`` writes column arrays in PostgreSQL's binary format itself: they must be the bytes psycopg
+would send, read back as the values given, and anything its writers do not take must go to psycopg as before."""
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.types.json import Jsonb
+
+from ledger import arrays
+
+#: Text PostgreSQL stores, in text or in jsonb: UTF-8 (no lone surrogate), no NUL.
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+COLUMNS: dict[str, Any] = {
+    "text": texts,
+    "uuid": st.uuids(),
+    "jsonb": json_values,
+    "boolean": st.booleans(),
+    "integer": st.integers(-(2**31), 2**31 - 1),
+    "bigint": st.integers(-(2**63), 2**63 - 1),
+}
+
+
+def psycopgs(sql_type: str, values: list[Any]) -> bytes:
+    """What psycopg itself sends for the list."""
+    if sql_type == "jsonb":
+        values = [None if v is None else Jsonb(v) for v in values]
+    dumped = Transformer().dump_sequence([values], [PyFormat.BINARY])[0]
+    assert dumped is not None
+    return bytes(dumped)
+
+
+@pytest.mark.parametrize("sql_type", ["text", "uuid", "jsonb", "boolean"])
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_the_bytes_are_psycopgs_own(sql_type: str, data: st.DataObject) -> None:
+    values = data.draw(st.lists(st.none() | COLUMNS[sql_type], min_size=1, max_size=6))
+    if all(v is None for v in values):
+        return  # psycopg cannot tell the element type of a list of nulls; the cast in the statement does
+    assert bytes(arrays.encode(sql_type, values)) == psycopgs(sql_type, values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sql_type", list(COLUMNS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_postgresql_reads_back_the_values_given(
+    sql_type: str, data: st.DataObject, conn: psycopg.AsyncConnection[Any]
+) -> None:
+    values = data.draw(st.lists(st.none() | COLUMNS[sql_type], max_size=6))
+    encoded = arrays.encode(sql_type, values)
+    assert isinstance(encoded, bytes), "written here, not left to psycopg"
+    row = await (await conn.execute(f"SELECT %b::{sql_type}[]", [encoded])).fetchone()
+    assert row is not None and row[0] == values
+
+
+#: Values of the wrong kind for the column's writer: psycopg gets the list, as it did before.
+WRONG_KIND = [("integer", "7"), ("text", 5), ("boolean", 1), ("uuid", 3)]
+#: Values no column of the type can hold: psycopg gets the list and it, or PostgreSQL, refuses it as before.
+REFUSED = [
+    ("integer", 2**31),
+    ("bigint", -(2**63) - 1),
+    ("text", "a\x00b"),
+    ("text", "\ud800"),
+    ("uuid", "not-a-uuid"),
+    ("jsonb", {1j}),
+]
+
+
+@pytest.mark.parametrize(("sql_type", "value"), WRONG_KIND + REFUSED)
+def test_what_the_writers_do_not_take_stays_a_list(sql_type: str, value: Any) -> None:
+    first = "x" if sql_type == "text" else None
+    assert arrays.encode(sql_type, (first, value)) == [first, value]
+
+
+@pytest.mark.parametrize(("sql_type", "value"), REFUSED)
+async def test_what_no_column_can_hold_is_refused_as_before(
+    sql_type: str, value: Any, conn: psycopg.AsyncConnection[Any]
+) -> None:
+    with pytest.raises((psycopg.Error, TypeError, ValueError)):
+        async with conn.transaction(force_rollback=True):
+            await conn.execute(f"SELECT %b::{sql_type}[]", [arrays.encode(sql_type, [value])])
+
+
+def test_a_type_not_written_here_stays_a_list() -> None:
+    assert arrays.encode("timestamp with time zone", (None,)) == [None]
+    assert arrays.encode("uuid", [uuid.UUID(int=1)]) != [uuid.UUID(int=1)]
