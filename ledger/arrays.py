@@ -42,7 +42,10 @@ def _uuid(value: uuid.UUID | str) -> bytes:
 
 
 def _jsonb(value: Any) -> bytes:
-    data = jsontext.dumps(value.obj if isinstance(value, Jsonb) else value)
+    # A Jsonb wrapper may bring its own dumps (text that is JSON already, say), as psycopg honours.
+    data = (value.dumps or jsontext.dumps)(value.obj) if isinstance(value, Jsonb) else jsontext.dumps(value)
+    if isinstance(data, str):
+        data = data.encode()
     return _LENGTH(len(data) + 1) + b"\x01" + data  # jsonb's binary form: a version byte, then the text
 
 

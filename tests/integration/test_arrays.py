@@ -33,7 +33,7 @@ COLUMNS: dict[str, Any] = {
 def psycopgs(sql_type: str, values: list[Any]) -> bytes:
     """What psycopg itself sends for the list."""
     if sql_type == "jsonb":
-        values = [None if v is None else Jsonb(v) for v in values]
+        values = [v if v is None or isinstance(v, Jsonb) else Jsonb(v) for v in values]
     dumped = Transformer().dump_sequence([values], [PyFormat.BINARY])[0]
     assert dumped is not None
     return bytes(dumped)
@@ -60,6 +60,16 @@ async def test_postgresql_reads_back_the_values_given(
     assert isinstance(encoded, bytes), "written here, not left to psycopg"
     row = await (await conn.execute(f"SELECT %b::{sql_type}[]", [encoded])).fetchone()
     assert row is not None and row[0] == values
+
+
+async def test_a_jsonb_wrapper_is_written_as_psycopg_writes_it_its_own_dumps_included(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    values = [Jsonb({"a": [1, "é"]}), Jsonb('{"b": 2}', dumps=lambda text: text), None]
+    encoded = arrays.encode("jsonb", values)
+    assert isinstance(encoded, bytes) and bytes(encoded) == psycopgs("jsonb", values)
+    row = await (await conn.execute("SELECT %b::jsonb[]", [encoded])).fetchone()
+    assert row is not None and row[0] == [{"a": [1, "é"]}, {"b": 2}, None]
 
 
 #: Values of the wrong kind for the column's writer: psycopg gets the list, as it did before.
