@@ -42,8 +42,14 @@ def _uuid(value: uuid.UUID | str) -> bytes:
 
 
 def _jsonb(value: Any) -> bytes:
-    # A Jsonb wrapper may bring its own dumps (text that is JSON already, say), as psycopg honours.
-    data = (value.dumps or jsontext.dumps)(value.obj) if isinstance(value, Jsonb) else jsontext.dumps(value)
+    # A Jsonb wrapper may bring its own dumps (text that is JSON already, say), as psycopg honours. Unwrapped,
+    # only a document: psycopg would send a bare string as text, for PostgreSQL to parse as JSON.
+    if isinstance(value, Jsonb):
+        data = (value.dumps or jsontext.dumps)(value.obj)
+    elif isinstance(value, dict | list):
+        data = jsontext.dumps(value)
+    else:
+        raise TypeError("not a JSON document")
     if isinstance(data, str):
         data = data.encode()
     return _LENGTH(len(data) + 1) + b"\x01" + data  # jsonb's binary form: a version byte, then the text

@@ -20,10 +20,14 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=8,
 )
+#: What a jsonb column takes: a document as it is, or any JSON value in psycopg's wrapper.
+jsonb_values = st.one_of(
+    st.lists(json_values, max_size=3), st.dictionaries(texts, json_values, max_size=3), json_values.map(Jsonb)
+)
 COLUMNS: dict[str, Any] = {
     "text": texts,
     "uuid": st.uuids(),
-    "jsonb": json_values,
+    "jsonb": jsonb_values,
     "boolean": st.booleans(),
     "integer": st.integers(-(2**31), 2**31 - 1),
     "bigint": st.integers(-(2**63), 2**63 - 1),
@@ -59,7 +63,7 @@ async def test_postgresql_reads_back_the_values_given(
     encoded = arrays.encode(sql_type, values)
     assert isinstance(encoded, bytes), "written here, not left to psycopg"
     row = await (await conn.execute(f"SELECT %b::{sql_type}[]", [encoded])).fetchone()
-    assert row is not None and row[0] == values
+    assert row is not None and row[0] == [v.obj if isinstance(v, Jsonb) else v for v in values]
 
 
 async def test_a_jsonb_wrapper_is_written_as_psycopg_writes_it_its_own_dumps_included(
@@ -73,7 +77,7 @@ async def test_a_jsonb_wrapper_is_written_as_psycopg_writes_it_its_own_dumps_inc
 
 
 #: Values of the wrong kind for the column's writer: psycopg gets the list, as it did before.
-WRONG_KIND = [("integer", "7"), ("text", 5), ("boolean", 1), ("uuid", 3)]
+WRONG_KIND = [("integer", "7"), ("text", 5), ("boolean", 1), ("uuid", 3), ("jsonb", '{"a": 1}'), ("jsonb", 5)]
 #: Values no column of the type can hold: psycopg gets the list and it, or PostgreSQL, refuses it as before.
 REFUSED = [
     ("integer", 2**31),
@@ -89,6 +93,12 @@ REFUSED = [
 def test_what_the_writers_do_not_take_stays_a_list(sql_type: str, value: Any) -> None:
     first = "x" if sql_type == "text" else None
     assert arrays.encode(sql_type, (first, value)) == [first, value]
+
+
+async def test_a_bare_string_for_jsonb_is_parsed_by_postgresql_as_before(conn: psycopg.AsyncConnection[Any]) -> None:
+    encoded = arrays.encode("jsonb", ['{"a": 1}'])
+    row = await (await conn.execute("SELECT %b::jsonb[]", [encoded])).fetchone()
+    assert row is not None and row[0] == [{"a": 1}]
 
 
 @pytest.mark.parametrize(("sql_type", "value"), REFUSED)
