@@ -37,8 +37,12 @@ def _text(value: str) -> bytes:
 
 
 def _uuid(value: uuid.UUID | str) -> bytes:
-    data = (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).bytes
-    return _LENGTH(16) + data
+    if not isinstance(value, uuid.UUID):
+        # Only the canonical spelling: Python takes some that PostgreSQL refuses ("urn:uuid:…", stray hyphens).
+        if len(value) != 36 or value[8] + value[13] + value[18] + value[23] != "----":
+            raise ValueError("not a canonical uuid")
+        value = uuid.UUID(value)
+    return _LENGTH(16) + value.bytes
 
 
 def _jsonb(value: Any) -> bytes:

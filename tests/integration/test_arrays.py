@@ -53,6 +53,12 @@ def test_the_bytes_are_psycopgs_own(sql_type: str, data: st.DataObject) -> None:
     assert bytes(arrays.encode(sql_type, values)) == psycopgs(sql_type, values)  # type: ignore[arg-type]
 
 
+@given(st.lists(st.uuids(), min_size=1, max_size=4))
+def test_a_uuid_spelled_canonically_is_written_as_the_uuid(ids: list[uuid.UUID]) -> None:
+    assert arrays.encode("uuid", [str(u) for u in ids]) == arrays.encode("uuid", ids)
+    assert arrays.encode("uuid", [str(u).upper() for u in ids]) == arrays.encode("uuid", ids)
+
+
 @pytest.mark.parametrize("sql_type", list(COLUMNS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -85,6 +91,8 @@ REFUSED = [
     ("text", "a\x00b"),
     ("text", "\ud800"),
     ("uuid", "not-a-uuid"),
+    ("uuid", f"urn:uuid:{uuid.UUID(int=7)}"),
+    ("uuid", "0123456789abcdef0123456789abcdef----"),
     ("jsonb", {1j}),
 ]
 
