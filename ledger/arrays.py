@@ -5,8 +5,8 @@ output framed for each one. The batch statements (a batch append, a projection's
 elements a second, and py-spy put that dumping at a sixth of the worker's CPU in a burst. ``encode`` writes a
 whole column of the common element types in one pass (the bytes psycopg would write, which the tests check)
 and hands psycopg a ``bytes`` it sends as it is. Other types, and any column holding a value these writers do
-not take (a number out of range, a string with a NUL, a value JSON cannot hold), stay lists, for psycopg to
-dump or refuse as it always did.
+not take (a number out of range, text beyond ASCII or with a NUL, a value JSON cannot hold), stay lists, for
+psycopg to dump or refuse as it always did.
 """
 
 import struct
@@ -30,8 +30,10 @@ _NULL = _LENGTH(-1)
 
 
 def _text(value: str) -> bytes:
-    if "\x00" in value:
-        raise ValueError("PostgreSQL text cannot hold a NUL")
+    # ASCII only: its bytes are the same in every client encoding, where psycopg encodes the rest in the
+    # connection's. A NUL PostgreSQL refuses in text, and psycopg before it.
+    if not value.isascii() or "\x00" in value:
+        raise ValueError("not plain ASCII text")
     data = value.encode()
     return _LENGTH(len(data)) + data
 
