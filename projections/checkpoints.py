@@ -4,7 +4,7 @@ from typing import Any
 
 import psycopg
 
-from ledger import Cursor, Recorded
+from ledger import Cursor, Recorded, arrays
 
 
 async def load(conn: psycopg.AsyncConnection[Any], name: str) -> Cursor:
@@ -20,11 +20,7 @@ async def load_all(conn: psycopg.AsyncConnection[Any], names: list[str]) -> list
         for name, tx_id, position in await (await conn.execute(query, (names,))).fetchall()
     }
     if len(rows) < len(set(names)):
-        await conn.execute(
-            "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%s::text[]) n "
-            "ON CONFLICT DO NOTHING",
-            (names,),
-        )
+        await _create(conn, names)
         return await load_all(conn, names)
     return [rows[name] for name in names]
 
@@ -47,16 +43,16 @@ async def advance_all(
     names, olds, lasts = zip(*moves, strict=True)
     cur = await conn.execute(
         """UPDATE checkpoints c SET tx_id = m.new_tx::text::xid8, position = m.new_position, updated_at = now()
-           FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+           FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
                 AS m(name, old_tx, old_position, new_tx, new_position)
            WHERE c.name = m.name AND c.tx_id = m.old_tx::text::xid8 AND c.position = m.old_position
              AND (%s::bigint IS NULL OR c.epoch = %s)""",
         (
-            list(names),
-            [o.tx_id for o in olds],
-            [o.position for o in olds],
-            [e.tx_id for e in lasts],
-            [e.position for e in lasts],
+            arrays.encode("text", names),
+            arrays.encode("bigint", [o.tx_id for o in olds]),
+            arrays.encode("bigint", [o.position for o in olds]),
+            arrays.encode("bigint", [e.tx_id for e in lasts]),
+            arrays.encode("bigint", [e.position for e in lasts]),
             epoch,
             epoch,
         ),
@@ -68,11 +64,7 @@ async def claim(conn: psycopg.AsyncConnection[Any], names: list[str]) -> int:
     """Take the checkpoints ``names`` for a new leader: their epoch becomes one past the highest of them, which
     fences off every write of the previous leader. Returns the new epoch."""
     async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%s::text[]) n "
-            "ON CONFLICT DO NOTHING",
-            (names,),
-        )
+        await _create(conn, names)
         cur = await conn.execute(
             """UPDATE checkpoints SET epoch = (SELECT max(epoch) + 1 FROM checkpoints WHERE name = ANY(%s))
                WHERE name = ANY(%s) RETURNING epoch""",
@@ -81,3 +73,12 @@ async def claim(conn: psycopg.AsyncConnection[Any], names: list[str]) -> int:
         row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def _create(conn: psycopg.AsyncConnection[Any], names: list[str]) -> None:
+    """Make the checkpoints of ``names`` that do not exist yet, at the beginning of the log."""
+    await conn.execute(
+        "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%s::text[]) n "
+        "ON CONFLICT DO NOTHING",
+        (names,),
+    )
