@@ -27,6 +27,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
+    python bench/levers.py instr [N]                  the same three routes (hot routes on) under callgrind:
+                                                      instructions per request of the app's process, nearly the
+                                                      same from run to run (bench/instructions.py)
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -101,8 +104,9 @@ async def commands_alone(db: str, n: int) -> None:
             print(f"{name}: {cpu * 1e6 / n:.0f} us CPU, {wall * 1e6 / n:.0f} us wall per command (n={n})")
 
 
-async def asgi_alone(db: str, rd: str, n: int) -> None:
-    """The app as uvicorn calls it, minus the server: where its CPU per request goes is the app's own."""
+async def asgi_alone(db: str, rd: str, n: int, counter: Any = None) -> None:
+    """The app as uvicorn calls it, minus the server: where its CPU per request goes is the app's own. With a
+    ``counter`` (an ``instructions.Meter``, under callgrind), hot routes only, each route's instructions counted."""
     import base64
     from functools import partial
 
@@ -162,17 +166,40 @@ async def asgi_alone(db: str, rd: str, n: int) -> None:
         }
         figures = []
         for name, step in steps.items():
+            if counter is not None:
+                counter.start()
             cpu = time.process_time()
             for i in range(n):
                 await step(i)
+            if counter is not None:
+                counter.stop(name)
             figures.append(f"{name} {(time.process_time() - cpu) * 1e6 / n:,.0f} us")
         return figures
 
-    for hot in (False, True, False, True):
+    for hot in (True,) if counter else (False, True, False, True):
         app = create_app(settings, rd, partial(make_pool, settings, db), hot_routes=hot)
         async with app.router.lifespan_context(app):
             figures = await measure(app)
         print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
+
+
+def instr(args: list[str]) -> None:
+    """``instr``: the hot routes' instructions per request (bench/instructions.py); ``--child``: the measured
+    process itself, run by callgrind."""
+    if args[:1] == ["--child"]:
+        import uvloop  # the API's loop (paygate.processes.api), whose own instructions count too
+        from instructions import Meter
+
+        db, rd, library, n = args[1], args[2], args[3], int(args[4])
+        uvloop.run(asgi_alone(db, rd, n, Meter(library)))
+        return
+    import instructions
+
+    n = int(args[0]) if args else 500
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+    with core.fresh_database(PG, "levers") as db:
+        for name, figure in instructions.count(db, "redis://127.0.0.1:6379/15", n).items():
+            print(f"{name}: {figure:,.0f} instructions per request (n={n})")
 
 
 def store(times: int) -> None:
@@ -536,6 +563,9 @@ def main() -> None:
         return
     if what == "log":
         log_lines(int(args[0]) if args else 100_000)
+        return
+    if what == "instr":
+        instr(args)
         return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()

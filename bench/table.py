@@ -11,12 +11,14 @@ Then, in order:
   warm-up, 6 s measured) on POST /api/v1/payments over 200 orders, GET /api/v1/payments/{id}, POST
   /api/v1/orders, then the RSS of each process;
 - end to end (delay 0, a webhook URL for every event: three deliveries a payment): 200 payments from 20
-  clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process.
+  clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
+- the API's instructions per request of each hot route, in process under callgrind (bench/instructions.py):
+  nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.
 
-    python bench/table.py [--seconds 6] [--idle 60]
+    python bench/table.py [--seconds 6] [--idle 60] [--skip-e2e] [--instr 300]
 """
 
 import argparse
@@ -242,8 +244,23 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
             gateway.stop()
 
 
+def instruction_figures(admin: str, n: int, work: Path) -> dict[str, float] | None:
+    """The hot routes' instructions per request (bench/instructions.py), or None without valgrind and gcc."""
+    import instructions
+
+    if not n or not instructions.available():
+        return None
+    with fresh_database(admin, "instr") as db, own_redis(work) as rd:
+        return instructions.count(db, rd, n)
+
+
 def report(
-    env: dict[str, Any], r: float, store: tuple[float, float, float], api: dict[str, Any], e2e: dict[str, Any]
+    env: dict[str, Any],
+    r: float,
+    store: tuple[float, float, float],
+    api: dict[str, Any],
+    e2e: dict[str, Any],
+    instr: dict[str, float] | None,
 ) -> None:
     raw, app, app_tx = store
     rows: list[tuple[str, str, str, str]] = []  # figure, value, goal, ratio (value / goal; >= 1 meets)
@@ -263,6 +280,10 @@ def report(
         if f["non2xx"] or f["errors"]:
             rows.append((f"{name} failures", f"{f['non2xx']} non-2xx, {f['errors']} errors", "0", "-"))
     rows.append(("POST /api/v1/payments CPU per request", f"{api['pay']['cpu_ms']:.2f} ms", "(all processes)", "-"))
+    for route, figure in (instr or {}).items():
+        rows.append((f"{route} instructions per request", f"{figure:,.0f}", "(API, in process)", "-"))
+    if instr is None:
+        rows.append(("API instructions per request", "not measured", "(needs valgrind, gcc)", "-"))
     ratio = app / raw
     rows.append(("ledger.append / raw INSERT, 32 writers", f"{ratio:.0%} ({app:,.0f} vs {raw:,.0f}/s; {app / r:.2f} R)",
                  ">= 70%", f"{ratio / 0.7:.2f}"))  # fmt: skip
@@ -299,6 +320,7 @@ def main() -> int:
     p.add_argument("--seconds", type=int, default=6, help="measured length of each wrk round (after 2 s warm-up)")
     p.add_argument("--idle", type=float, default=60, help="seconds of idle CPU measurement")
     p.add_argument("--skip-e2e", action="store_true")
+    p.add_argument("--instr", type=int, default=300, help="requests of each hot route under callgrind (0: none)")
     args = p.parse_args()
     if not shutil.which("wrk") or not shutil.which("pgbench"):
         print("make bench needs wrk and pgbench (Debian: apt-get install wrk postgresql-client)", file=sys.stderr)
@@ -322,6 +344,8 @@ def main() -> int:
             log(f"raw INSERT {raw:,.0f}/s, ledger.append {app:,.0f}/s, in a transaction {app_tx:,.0f}/s")
         api = api_figures(args.pg, args, work)
         e2e = e2e_figures(args.pg, args, work) if not args.skip_e2e else None
+        log("instructions per request of the hot routes, under callgrind")
+        instr = instruction_figures(args.pg, args.instr, work)
     except BaseException:
         log(f"failed; the processes' logs are in {work}")
         raise
@@ -329,7 +353,7 @@ def main() -> int:
     if e2e is None:
         e2e = {"steady_p99": 0, "steady_p50": 0, "burst_p50": 0, "burst_p99": 0, "decisions": 0, "webhooks": 0,
                "events_per_payment": 0, "cpu_ms_per_payment": 0, "rss": {}}  # fmt: skip
-    report(env, r, (raw, app, app_tx), api, e2e)
+    report(env, r, (raw, app, app_tx), api, e2e, instr)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -1,0 +1,69 @@
+"""Instructions per request of the API's hot routes, counted by callgrind: a figure of the API's own work that
+stays nearly the same from run to run (within about 1 %), where CPU time on a shared 2-core machine moves by
+tens of per cent within minutes. Used by ``levers.py instr`` and ``make bench`` (``table.py``).
+
+The routes run in process, as ``levers.py asgi`` runs them (the app called with ASGI messages on uvloop, no
+server), against a fresh database; only this process's instructions count, not PostgreSQL's or Redis's.
+Under callgrind the code runs about 50 times slower, so work done per unit of time rather than per request
+(caches that expire after a few seconds, the 5 ms wake-up) weighs about 50 times more than it does live:
+compare counts with counts, not with CPU time.
+
+Needs valgrind (with its headers, ``valgrind/callgrind.h``) and gcc, both in Debian's packages of those names.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: The meter: callgrind's client requests, which only a compiled caller can make.
+SOURCE = """#include <valgrind/callgrind.h>
+void start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
+void stop(const char *name) { CALLGRIND_DUMP_STATS_AT(name); CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+HEADER = Path("/usr/include/valgrind/callgrind.h")
+LEVERS = Path(__file__).resolve().parent / "levers.py"
+
+
+def available() -> bool:
+    return bool(shutil.which("valgrind") and shutil.which("gcc") and HEADER.exists())
+
+
+class Meter:
+    """Counts this process's instructions from ``start`` to ``stop`` (run under callgrind with
+    ``--instr-atstart=no``); each ``stop`` dumps them under its name."""
+
+    def __init__(self, library: str) -> None:
+        import ctypes
+
+        self._lib = ctypes.CDLL(library)
+
+    def start(self) -> None:
+        self._lib.start()
+
+    def stop(self, name: str) -> None:
+        self._lib.stop(name.encode())
+
+
+def count(database_url: str, redis_url: str, n: int) -> dict[str, float]:
+    """Instructions per request of each hot route, ``n`` requests each, against that (fresh) database."""
+    work = Path(tempfile.mkdtemp(prefix="paygate-instr-"))
+    try:
+        (work / "meter.c").write_text(SOURCE)
+        library = str(work / "meter.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", library, str(work / "meter.c")], check=True)
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}",
+             sys.executable, str(LEVERS), "instr", "--child", database_url, redis_url, library, str(n)],
+            env={**os.environ, "PYTHONHASHSEED": "0"}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        figures = {}
+        for dump in sorted(work.glob("out.*"), key=lambda f: int(f.suffix[1:])):
+            lines = dump.read_text().splitlines()
+            name = next(ln.split("Client Request: ", 1)[1] for ln in lines if ln.startswith("desc: Trigger: "))
+            figures[name] = int(next(ln.split()[1] for ln in lines if ln.startswith("summary: "))) / n
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
