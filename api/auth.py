@@ -28,12 +28,22 @@ class Merchant:
     api_key: str
 
 
+#: The headers that can carry credentials, as ASGI servers give header names (lowercase).
+_CARRIERS = (b"x-api-key", b"x-api-secret", b"authorization")
+
+
 def credentials(headers: Headers) -> tuple[str, str] | None:
-    """The (key, secret) pair a request carries, from the API headers or from HTTP Basic."""
-    key, secret = headers.get("x-api-key"), headers.get("x-api-secret")
+    """The (key, secret) pair a request carries, from the API headers or from HTTP Basic. Of a header sent twice,
+    the first counts (as ``Headers.get`` reads it); the raw headers are read in one pass, where three ``get``
+    calls read them three times."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers.raw:
+        if name in _CARRIERS and name not in found:
+            found[name] = value
+    key, secret = (found.get(h, b"").decode("latin-1") for h in _CARRIERS[:2])
     if key and secret:
         return key, secret
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+    scheme, _, token = found.get(b"authorization", b"").decode("latin-1").partition(" ")
     if scheme.lower() == "basic" and token:
         try:
             user, sep, password = base64.b64decode(token, validate=True).decode().partition(":")
@@ -74,15 +84,15 @@ class Authenticator:
         return len(self._cache)
 
     async def merchant(
-        self, conn: psycopg.AsyncConnection[Any], headers: Headers, client: str | None = None
+        self, conn: psycopg.AsyncConnection[Any], pair: tuple[str, str] | None, client: str | None = None
     ) -> Merchant:
-        """The authenticated merchant (``client``: the caller's address, for the failure limits).
+        """The merchant ``pair`` (what ``credentials`` found, None for nothing) authenticates (``client``: the
+        caller's address, for the failure limits).
 
         Raises:
             Unauthenticated: missing, unknown or wrong credentials, an expired key, or an inactive merchant.
             TooManyFailures: this address, or this key from an address that failed on it, failed too often.
         """
-        pair = credentials(headers)
         names = self._names(pair, client)
         await self._refuse_if_blocked(names)
         try:

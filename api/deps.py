@@ -40,14 +40,15 @@ ConnDep = Annotated[psycopg.AsyncConnection[Any], Depends(_conn)]
 
 
 async def _merchant(request: Request, conn: ConnDep) -> Merchant:
-    if credentials(request.headers) is None and sessions.COOKIE in request.cookies:
+    pair = credentials(request.headers)
+    if pair is None and sessions.COOKIE in request.cookies:
         # The dashboard: the same merchant-scoped routes, signed in by session cookie (CSRF-checked writes).
         row = await sessions.merchant_of(conn, request, request.app.state.clock())
         signed_in = Merchant(id=row["id"], name=row["name"], email=row["email"], api_key=row["api_key"])
         structlog.contextvars.bind_contextvars(merchant_id=signed_in.id)
         return signed_in
     client = request.client.host if request.client else None
-    merchant: Merchant = await request.app.state.auth.merchant(conn, request.headers, client)
+    merchant: Merchant = await request.app.state.auth.merchant(conn, pair, client)
     structlog.contextvars.bind_contextvars(merchant_id=merchant.id)
     return merchant
 

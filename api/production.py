@@ -3,7 +3,6 @@
 from typing import Any
 
 import structlog
-from starlette.datastructures import Headers
 
 from api.auth import Authenticator
 from commands.errors import Unauthenticated
@@ -29,7 +28,7 @@ async def refuse_published_credentials(pool: Any, settings: Any) -> None:
     async with pool.connection() as conn:
         for key, secret in pairs:
             try:
-                await auth.merchant(conn, Headers({"x-api-key": key, "x-api-secret": secret}))
+                await auth.merchant(conn, (key, secret))
             except Unauthenticated:
                 continue
             log.error("production.test_credentials_authenticate", api_key=key)

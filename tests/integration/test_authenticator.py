@@ -7,7 +7,7 @@ import pytest
 from starlette.datastructures import Headers
 from storekit import app_connection
 
-from api.auth import Authenticator
+from api.auth import Authenticator, credentials
 from api.seed import TEST_MERCHANT_ID, seed_test_merchant
 from commands.errors import Unauthenticated
 from paygate.settings import Settings
@@ -30,8 +30,8 @@ class OneConnection:
         return Borrowed()
 
 
-def pair(key: str, secret: str) -> Headers:
-    return Headers({"x-api-key": key, "x-api-secret": secret})
+def pair(key: str, secret: str) -> tuple[str, str] | None:
+    return credentials(Headers({"x-api-key": key, "x-api-secret": secret}))
 
 
 async def test_the_key_cache_stays_bounded_under_a_flood_of_unknown_keys(store: str) -> None:
