@@ -40,7 +40,8 @@ def credentials(headers: Headers) -> tuple[str, str] | None:
     for name, value in headers.raw:
         if name in _CARRIERS and name not in found:
             found[name] = value
-    key, secret = (found.get(h, b"").decode("latin-1") for h in _CARRIERS[:2])
+    key = found.get(b"x-api-key", b"").decode("latin-1")
+    secret = found.get(b"x-api-secret", b"").decode("latin-1")
     if key and secret:
         return key, secret
     scheme, _, token = found.get(b"authorization", b"").decode("latin-1").partition(" ")
