@@ -27,11 +27,19 @@ REQUEST_LATENCY = Histogram(
 )
 
 
+#: Each series' child of ``REQUEST_LATENCY``, as ``labels`` returns it: that call checks and looks up its labels
+#: anew each time, and cost more than the observation itself. As many as the histogram's own children.
+_SERIES: dict[tuple[str, str, int], Any] = {}
+
+
 def observe(scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
     route = scope.get("route")
     # The template (/api/v1/payments/{payment_id}), never the raw path: one series per route, not per id.
     template = getattr(route, "path", None) or "unmatched"
-    REQUEST_LATENCY.labels(template, scope.get("method", ""), str(status)).observe(seconds)
+    key = (template, scope.get("method", ""), status)
+    if (series := _SERIES.get(key)) is None:
+        series = _SERIES[key] = REQUEST_LATENCY.labels(template, key[1], str(status))
+    series.observe(seconds)
 
 
 class _Snapshot(Collector):
