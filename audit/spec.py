@@ -72,14 +72,21 @@ def orjson_exact(value: Any, *, sort_keys: bool = False) -> bytes | None:
         return None
 
 
+#: The exact types of the scalars that are never a float (subclasses take the loop, which ``isinstance`` covers).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def has_float(value: Any) -> bool:
-    """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests). Loops,
-    not ``any()`` over a generator, and no call per scalar: it runs on every event chained and every jsonb
-    value the gateway sends (``ledger.jsontext``)."""
+    """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests). It runs on
+    every event chained and every jsonb value the gateway sends (``ledger.jsontext``), so a level whose items are
+    all plain scalars (most are) is settled by one pass over their types in C: a quarter of the instructions of
+    the loop, which takes the rest. Loops, not ``any()`` over a generator, and no call per scalar."""
     if isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, (list, tuple)):
         return isinstance(value, float)
+    if _PLAIN.issuperset(map(type, value)):
+        return False
     for v in value:
         if isinstance(v, (dict, list, tuple)):
             if has_float(v):

@@ -34,6 +34,31 @@ def test_the_fast_canonical_json_is_the_reference_byte_for_byte(value: Any) -> N
     assert spec.dumps(value) == spec.reference_dumps(value)
 
 
+class Ratio(float):
+    """A float by subclass, as a library might hand one over."""
+
+
+class Count(int):
+    pass
+
+
+def reference_has_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(reference_has_float(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(reference_has_float(v) for v in value)
+    return isinstance(value, float)
+
+
+ODD = st.builds(Ratio, st.floats(allow_nan=False)) | st.builds(Count, st.integers()) | st.tuples(SCALARS)
+ANY = st.recursive(SCALARS | ODD, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4))
+
+
+@given(ANY)
+def test_a_float_is_found_wherever_it_is(value: Any) -> None:
+    assert spec.has_float(value) == reference_has_float(value)
+
+
 @settings(max_examples=200)
 @given(st.dictionaries(TEXT, st.integers(min_value=0, max_value=9) | TEXT, min_size=2, max_size=8))
 def test_keys_are_sorted_by_code_point_at_every_depth(value: dict[str, Any]) -> None:
