@@ -78,7 +78,7 @@ async def claim(conn: psycopg.AsyncConnection[Any], names: list[str]) -> int:
 async def _create(conn: psycopg.AsyncConnection[Any], names: list[str]) -> None:
     """Make the checkpoints of ``names`` that do not exist yet, at the beginning of the log."""
     await conn.execute(
-        "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%s::text[]) n "
+        "INSERT INTO checkpoints (name, tx_id, position) SELECT n, '0', 0 FROM unnest(%b::text[]) n "
         "ON CONFLICT DO NOTHING",
-        (names,),
+        (arrays.encode("text", names),),
     )
