@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import orjson
 import structlog
@@ -107,16 +107,46 @@ def _dumps(value: Any, **kw: Any) -> bytes:
 
 LINES = Lines()
 atexit.register(LINES.flush)
+#: The last stage of our own lines, the access line's included.
+_render = structlog.processors.JSONRenderer(_dumps)
+
+_clock: tuple[int, str] = (-1, "")
+
+
+def now_iso() -> str:
+    """The time now in UTC, ISO 8601 with microseconds and a ``Z``: every line's timestamp."""
+    return iso_utc(time.time_ns())
+
+
+def iso_utc(ns: int) -> str:
+    """``ns`` nanoseconds after the epoch as ``now_iso`` writes it.
+
+    The date and time of day are formatted once a second; structlog's ``TimeStamper`` built a ``datetime`` and
+    formatted it all for every line. Unlike ``isoformat`` this always writes six digits of microseconds, so
+    every timestamp has one width.
+    """
+    global _clock
+    second, rest = divmod(ns, 1_000_000_000)
+    clock = _clock  # read once: another thread may replace it meanwhile
+    if clock[0] != second:
+        clock = _clock = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{clock[1]}.{rest // 1000:06d}Z"
+
+
+def add_timestamp(_logger: Any, _method: str, event_dict: Any) -> Any:
+    event_dict["timestamp"] = now_iso()
+    return event_dict
+
+
+#: Whether access lines are written: ``configure`` sets it from the level it is given.
+_access_on = True
 
 
 def configure(level: str = "INFO") -> None:
     """JSON lines on stdout for our loggers and every library's (Dramatiq, uvicorn, psycopg's pool) alike, each
     carrying the ids bound in the context (request, merchant, payment, job)."""
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    global _access_on
+    shared: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, add_timestamp]
     handler = LineHandler(LINES)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -136,11 +166,12 @@ def configure(level: str = "INFO") -> None:
         lib.handlers.clear()
         lib.propagate = True
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer(_dumps)],
+        processors=[*shared, structlog.processors.format_exc_info, _render],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=lambda *_: LineLogger(LINES),
         cache_logger_on_first_use=True,
     )
+    _access_on = logging.getLevelName(level) <= logging.INFO
 
 
 def begin(scope: Scope) -> str:
@@ -160,13 +191,22 @@ def end(scope: Scope, status: int, started: float) -> None:
     """Record a finished request (``started``: its ``time.perf_counter()``): latency metric and access line."""
     elapsed = time.perf_counter() - started
     metrics.observe(scope, status, elapsed)
-    ids = {k: v for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
-    ms = round(elapsed * 1000, 2)
-    _access.info("request", **ids, method=scope["method"], path=scope["path"], status=status, ms=ms)
+    if _access_on:
+        access_line(scope, status, round(elapsed * 1000, 2))
     structlog.contextvars.clear_contextvars()
 
 
-_access = structlog.get_logger("access")
+def access_line(scope: Scope, status: int, ms: float) -> None:
+    """The request's info line: what ``structlog.get_logger().info("request", **ids, method=..., path=...,
+    status=..., ms=...)`` writes, its keys in the same order, made here directly. Through structlog's bound
+    logger and processors it was the largest single cost of a request: 67 thousand instructions a line, 37
+    thousand here. ``end`` writes it only where ``configure``'s level lets info lines through."""
+    line = {k: v for k, v in scope.get("path_params", {}).items() if k.endswith("_id")}
+    line.update(method=scope["method"], path=scope["path"], status=status, ms=ms, event="request")
+    structlog.contextvars.merge_contextvars(None, "info", line)
+    line["level"] = "info"
+    line["timestamp"] = now_iso()
+    LINES.later(cast(bytes, _render(None, "info", line)))  # _dumps makes bytes
 
 
 class RequestContext:

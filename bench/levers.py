@@ -22,8 +22,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py arrays DATABASE_URL        a batch append's column arrays as psycopg dumps them
                                                       and as ledger.arrays writes them, batches of 1 to 40
                                                       of that database's latest events: CPU per statement
-    python bench/levers.py log [N]                    in process: CPU per access line (as api.logging.end
-                                                      logs it), to a file, 20 lines per event-loop turn
+    python bench/levers.py log [N]                    in process: CPU per access line (api.logging.access_line),
+                                                      to a file, 20 lines per event-loop turn
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
@@ -330,17 +330,17 @@ def log_lines(n: int) -> None:
     """The access line's own cost: N lines, as a busy API logs them (a few per loop turn), into a file."""
     import structlog
 
-    from api.logging import configure
+    from api.logging import access_line, configure
 
     configure("INFO")
-    log = structlog.get_logger("access")
     structlog.contextvars.bind_contextvars(request_id="0123456789abcdef", merchant_id=str(uuid.uuid4()))
     path = "/api/v1/payments/pay_QCnfmmyj6P81wrtq"
+    scope = {"method": "GET", "path": path, "path_params": {"payment_id": path[-18:]}}
 
     async def main() -> float:
         started = time.process_time()
         for i in range(n):
-            log.info("request", payment_id=path[-18:], method="GET", path=path, status=200, ms=0.32)
+            access_line(scope, 200, 0.32)
             if i % 20 == 19:
                 await asyncio.sleep(0)
         await asyncio.sleep(0)

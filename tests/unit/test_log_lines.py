@@ -3,10 +3,15 @@
 import asyncio
 import json
 import logging
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api import logging as applog
 
@@ -114,3 +119,42 @@ def test_the_handler_of_library_records_never_raises() -> None:
     finally:
         logging.raiseExceptions = saved
     assert out.writes == []
+
+
+ACCESS = """
+import asyncio, structlog
+from api.logging import access_line, configure, end
+configure({level!r})
+scope = {{"type": "http", "method": "GET", "path": "/api/v1/payments/pay_1", "headers": [],
+          "path_params": {{"payment_id": "pay_1", "other": "x"}}}}
+async def main():
+    structlog.contextvars.bind_contextvars(request_id="r1", merchant_id="m1", status="bound")
+    {calls}
+asyncio.run(main())
+"""
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def test_the_access_line_is_the_line_structlog_would_write() -> None:
+    calls = """access_line(scope, 200, 1.25)
+    structlog.get_logger("access").info("request", payment_id="pay_1", method="GET", path=scope["path"],
+                                        status=200, ms=1.25)"""
+    direct, through = run_python(ACCESS.format(level="INFO", calls=calls))
+    assert list(direct) == list(through)  # the same keys in the same order
+    assert STAMP.fullmatch(direct.pop("timestamp")) and STAMP.fullmatch(through.pop("timestamp"))
+    assert direct == through
+    assert direct["status"] == 200 and direct["request_id"] == "r1"  # a bound key never replaces the line's own
+
+
+def test_an_access_line_is_written_only_where_info_lines_are() -> None:
+    calls = """end(scope, 204, 0.0)
+    structlog.get_logger("t").warning("after")"""
+    assert [line["event"] for line in run_python(ACCESS.format(level="INFO", calls=calls))] == ["request", "after"]
+    assert [line["event"] for line in run_python(ACCESS.format(level="WARNING", calls=calls))] == ["after"]
+
+
+@given(st.lists(st.integers(0, 253_402_300_799_999_999_999), min_size=1, max_size=20))
+def test_timestamps_are_iso_utc_with_six_digits_of_microseconds(moments: list[int]) -> None:
+    for ns in moments:  # in any order, so a second remembered from the one before is never reused wrongly
+        expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+        assert applog.iso_utc(ns) == expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
