@@ -25,6 +25,8 @@ void stop(const char *name) { CALLGRIND_DUMP_STATS_AT(name); CALLGRIND_STOP_INST
 """
 HEADER = Path("/usr/include/valgrind/callgrind.h")
 LEVERS = Path(__file__).resolve().parent / "levers.py"
+#: Events per batch of the followers measured (``count_followers``): about what a live batch holds under load.
+FOLLOWER_BATCH = 100
 
 
 def available() -> bool:
@@ -49,6 +51,23 @@ class Meter:
 
 def count(database_url: str, redis_url: str, n: int) -> dict[str, float]:
     """Instructions per request of each hot route, ``n`` requests each, against that (fresh) database."""
+    return {name: total / n for name, total in _run(["instr", "--child", database_url, redis_url], str(n)).items()}
+
+
+def count_followers(database_url: str, batch: int, limit: int | None = None) -> dict[str, float]:
+    """Instructions per event of the projector's two followers (the projection runner and the chainer),
+    each run over that database's log in batches of ``batch`` events, to its end or past ``limit`` events
+    (``levers.py finstr``)."""
+    figures = {}
+    after = [str(batch)] + ([str(limit)] if limit else [])
+    for name, total in _run(["finstr", "--child", database_url], *after).items():
+        follower, events = name.rsplit(" ", 1)  # the child names each dump by its follower and its events
+        figures[follower] = total / int(events)
+    return figures
+
+
+def _run(child: list[str], *after: str) -> dict[str, int]:
+    """Each dump's name and instructions, of ``levers.py *child LIBRARY *after`` run under callgrind."""
     work = Path(tempfile.mkdtemp(prefix="paygate-instr-"))
     try:
         (work / "meter.c").write_text(SOURCE)
@@ -56,14 +75,14 @@ def count(database_url: str, redis_url: str, n: int) -> dict[str, float]:
         subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", library, str(work / "meter.c")], check=True)
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}",
-             sys.executable, str(LEVERS), "instr", "--child", database_url, redis_url, library, str(n)],
+             sys.executable, str(LEVERS), *child, library, *after],
             env={**os.environ, "PYTHONHASHSEED": "0"}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         figures = {}
         for dump in sorted(work.glob("out.*"), key=lambda f: int(f.suffix[1:])):
             lines = dump.read_text().splitlines()
             name = next(ln.split("Client Request: ", 1)[1] for ln in lines if ln.startswith("desc: Trigger: "))
-            figures[name] = int(next(ln.split()[1] for ln in lines if ln.startswith("summary: "))) / n
+            figures[name] = int(next(ln.split()[1] for ln in lines if ln.startswith("summary: ")))
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)

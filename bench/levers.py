@@ -30,6 +30,11 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py instr [N]                  the same three routes (hot routes on) under callgrind:
                                                       instructions per request of the app's process, nearly the
                                                       same from run to run (bench/instructions.py)
+    python bench/levers.py finstr [N | DATABASE_URL]  the projector's two followers (projection runner, chainer)
+                                                      under callgrind: instructions per event of each, over
+                                                      the log a burst of N end-to-end payments made (300), or
+                                                      that database's (its async read models and chain made
+                                                      again)
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -61,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import core
 import table
 
-PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 async def commands_alone(db: str, n: int) -> None:
@@ -200,6 +205,74 @@ def instr(args: list[str]) -> None:
     with core.fresh_database(PG, "levers") as db:
         for name, figure in instructions.count(db, "redis://127.0.0.1:6379/15", n).items():
             print(f"{name}: {figure:,.0f} instructions per request (n={n})")
+
+
+def finstr(args: list[str]) -> None:
+    """``finstr [N]``: the projector process's two followers, the projection runner and the chainer, in
+    instructions per event (bench/instructions.py), each over the log a burst of N end-to-end payments made
+    (default 300). ``finstr DATABASE_URL``: over that database's log instead, the same log for each lever
+    compared; its async read models and chain are emptied and made again. ``--child``: the measured process
+    itself, run by callgrind."""
+    if args[:1] == ["--child"]:
+        import uvloop  # the projector's loop
+        from instructions import Meter
+
+        limit = int(args[4]) if len(args) > 4 else None
+        uvloop.run(followers_alone(args[1], Meter(args[2]), int(args[3]), limit))
+        return
+    import instructions
+    import webhooks
+
+    if args and not args[0].isdigit():
+        with psycopg.connect(args[0]) as conn:
+            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+        print(f"{events:,} events (the log of that database), read in batches of {instructions.FOLLOWER_BATCH}:")
+        for name, figure in instructions.count_followers(args[0], instructions.FOLLOWER_BATCH).items():
+            print(f"  {name}: {figure:,.0f} instructions per event")
+        return
+    n = int(args[0]) if args else 300
+    work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
+    with core.fresh_database(PG, "levers") as db, webhooks.own_redis(work) as rd:
+        gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
+        try:
+            gateway.start()
+            asyncio.run(burst(gateway.url, db, n, {}))
+            with psycopg.connect(db, autocommit=True) as conn:
+                pending = "SELECT count(*) FROM webhook_logs WHERE status = 'pending'"
+                while conn.execute(pending).fetchone()[0]:  # type: ignore[index]
+                    time.sleep(0.1)  # every delivery's outcome recorded: the same log from run to run
+        finally:
+            gateway.stop()
+        finstr([db])
+
+
+async def followers_alone(db: str, meter: Any, batch: int, limit: int | None = None) -> None:
+    """The projection runner's and the chainer's batches from the start of the log to its end (or past
+    ``limit`` events), each measured after a few batches of warm-up; the derived state is emptied first. One
+    connection, no pool, no leader."""
+    import projections
+    from ledger import chain
+    from projections import registry, runner
+
+    tables = [t for t, model in registry.TABLES.items() if model in projections.ASYNC]
+    names = [model.NAME for model in projections.ASYNC] + [chain.NAME]
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        await conn.execute(f"TRUNCATE {', '.join(tables)}, event_chain")
+        await conn.execute("DELETE FROM checkpoints WHERE name = ANY(%s)", (names,))
+        models = len(projections.ASYNC)
+        steps = {  # each returns the events it took (the runner counts each event once per model)
+            "projector": lambda: runner.catch_up_all(conn, projections.ASYNC, batch),
+            "chainer": lambda: chain.chain_batch(conn, None, batch),
+        }
+        for name, step in steps.items():
+            share = models if name == "projector" else 1
+            for _ in range(5):
+                await step()
+            events = 0
+            meter.start()
+            while (limit is None or events < limit) and (took := await step()):
+                events += took // share
+            meter.stop(f"{name} {events}")
 
 
 def store(times: int) -> None:
@@ -566,6 +639,9 @@ def main() -> None:
         return
     if what == "instr":
         instr(args)
+        return
+    if what == "finstr":
+        finstr(args)
         return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()

@@ -12,8 +12,10 @@ Then, in order:
   /api/v1/orders, then the RSS of each process;
 - end to end (delay 0, a webhook URL for every event: three deliveries a payment): 200 payments from 20
   clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
-- the API's instructions per request of each hot route, in process under callgrind (bench/instructions.py):
-  nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
+- the instructions per event of the projector's two followers (the projection runner and the chainer) over
+  the first events of that end-to-end log, and the API's instructions per request of each hot route, in process
+  under callgrind (bench/instructions.py): nearly the same from run to run, where CPU time is not (skipped
+  without valgrind and gcc).
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.
@@ -213,6 +215,8 @@ def api_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
 
 
 def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import instructions
+
     with fresh_database(admin, "e2e") as db, own_redis(work) as rd:
         gateway = Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
         try:
@@ -229,7 +233,7 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
                 row = conn.execute("SELECT count(*) FROM events").fetchone()
                 events = int(row[0]) if row else 0
             paid = 20 + 200 + 2000
-            return {
+            figures = {
                 "steady_p99": pct(r["steady"], 99) * 1000,
                 "steady_p50": pct(r["steady"], 50) * 1000,
                 "burst_p50": pct(r["burst"], 50) * 1000,
@@ -242,6 +246,14 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
             }
         finally:
             gateway.stop()
+        if args.instr and instructions.available():
+            log("instructions per event of the projector's followers, under callgrind, over this log")
+            figures["followers"] = instructions.count_followers(db, instructions.FOLLOWER_BATCH, FOLLOWER_EVENTS)
+        return figures
+
+
+#: Events of the end-to-end log (its first, the steady run's) that the followers' instructions are counted over.
+FOLLOWER_EVENTS = 6000
 
 
 def instruction_figures(admin: str, n: int, work: Path) -> dict[str, float] | None:
@@ -296,6 +308,8 @@ def report(
     more("webhooks/s (burst)", e2e["webhooks"], 1000, f"/s ({e2e['webhooks'] / r:.3f} R)", ">= 1,000/s")
     rows.append(("events per payment (e2e)", f"{e2e['events_per_payment']:.1f}", "-", "-"))
     rows.append(("CPU per payment, all processes (e2e)", f"{e2e['cpu_ms_per_payment']:.1f} ms", "-", "-"))
+    for follower, figure in e2e.get("followers", {}).items():
+        rows.append((f"{follower} instructions per event", f"{figure:,.0f}", "(e2e log, in process)", "-"))
     less("idle CPU of `paygate run`, 60 s", api["idle_core"] * 100, 3, "% of a core")
     for label, table in (("make run", api["rss"]), ("e2e", e2e["rss"])):
         for part, mb in table.items():
