@@ -22,10 +22,26 @@ FIELDS = ("position", "event_id", "stream_id", "stream_version", "type", "record
 
 def timestamp(at: datetime) -> str:
     """``recorded_at`` as the chain spells it: UTC, always six fractional digits, a literal Z."""
+    global _second
+    if at.tzinfo is not UTC:
+        return _spelt(at)
+    # In UTC already (as the gateway's connections read it): the date and time of day are spelt once a second,
+    # a third of the instructions of spelling it all each time. Read once: another thread may replace it.
+    key, last = (at.year, at.month, at.day, at.hour, at.minute, at.second), _second
+    if last[0] != key:
+        last = _second = (key, _spelt(at)[:-8])  # less ".ffffffZ"
+    return f"{last[1]}.{at.microsecond:06d}Z"
+
+
+def _spelt(at: datetime) -> str:
     utc = at.astimezone(UTC)
     if utc.year < 1000:  # isoformat pads the year to four digits, strftime's %Y does not
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # less its "+00:00"
+
+
+#: The last second ``timestamp`` spelt: (year, month, day, hour, minute, second) and its text.
+_second: tuple[tuple[int, ...], str] = ((), "")
 
 
 def canonical(

@@ -74,6 +74,22 @@ def test_a_timestamp_is_spelt_as_strftime_spelt_it(at: datetime, offset_minutes:
     assert spec.timestamp(local) == at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_utc_instants_in_turn_are_spelt_as_strftime_spelt_them(ats: list[datetime]) -> None:
+    """Instants read in UTC take a path of their own that remembers the last second it spelt: each part of
+    that second changes here alone, and the same second comes again with other microseconds."""
+    steps = [timedelta(), timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)]
+    moments = [at + step for at in ats for step in steps] + [at.replace(microsecond=0) for at in ats]
+    for moment in moments + [m.replace(microsecond=999_999) for m in moments]:
+        assert spec.timestamp(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def test_the_spec_needs_only_the_standard_library() -> None:
     """An auditor's verifier may lack orjson: the spec then writes the same bytes by json alone."""
     code = (
