@@ -249,16 +249,20 @@ def finstr(args: list[str]) -> None:
 async def followers_alone(db: str, meter: Any, batch: int, limit: int | None = None) -> None:
     """The projection runner's and the chainer's batches from the start of the log to its end (or past
     ``limit`` events), each measured after a few batches of warm-up; the derived state is emptied first. One
-    connection, no pool, no leader."""
+    connection of a pool as the projector makes them, no leader."""
     import projections
     from ledger import chain
+    from paygate.database import make_pool
+    from paygate.settings import Settings
     from projections import registry, runner
 
     tables = [t for t, model in registry.TABLES.items() if model in projections.ASYNC]
     names = [model.NAME for model in projections.ASYNC] + [chain.NAME]
-    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
-        await conn.execute(f"TRUNCATE {', '.join(tables)}, event_chain")
-        await conn.execute("DELETE FROM checkpoints WHERE name = ANY(%s)", (names,))
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as owner:
+        await owner.execute(f"TRUNCATE {', '.join(tables)}, event_chain")
+        await owner.execute("DELETE FROM checkpoints WHERE name = ANY(%s)", (names,))
+    settings = Settings(database_url=db, _env_file=None)  # type: ignore[call-arg]
+    async with make_pool(settings, db, max_size=1, name="projector") as pool, pool.connection() as conn:
         models = len(projections.ASYNC)
         steps = {  # each returns the events it took (the runner counts each event once per model)
             "projector": lambda: runner.catch_up_all(conn, projections.ASYNC, batch),

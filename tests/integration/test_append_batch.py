@@ -4,12 +4,14 @@ moved on, and the rows its projections would have written, for exactly the strea
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from psycopg.conninfo import make_conninfo
 from storekit import app_connection, append, new_event, new_stream, owner_connection
 
 import ledger
@@ -124,6 +126,16 @@ async def test_the_gateways_pools_keep_the_stores_json_rules(store: str) -> None
         await ledger.append(conn, sid, [ledger.NewEvent("test.v1", {"big": 2**70}, {})], expected_version=0)
         (read,) = await ledger.read_stream(conn, sid)
     assert read.data == {"big": 2**70} and isinstance(read.data["big"], int)
+
+
+async def test_the_gateways_pools_read_times_in_utc_whatever_the_servers_zone(store: str) -> None:
+    settings = Settings(database_url=store, _env_file=None)  # type: ignore[call-arg]
+    elsewhere = make_conninfo(store, options="-c TimeZone=Asia/Kolkata")  # the server's own zone, say
+    sid = new_stream()
+    async with make_pool(settings, elsewhere, max_size=1) as pool, pool.connection() as conn:
+        await ledger.append(conn, sid, [ledger.NewEvent("test.v1", {}, {})], expected_version=0)
+        (read,) = await ledger.read_stream(conn, sid)
+    assert read.recorded_at.tzinfo is UTC
 
 
 # ---------------------------------------------------------------- effects riding in a batch
