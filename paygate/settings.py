@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Fixed identity of the seeded test merchant (SPEC.md).
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     #: Seconds an idle-in-transaction session may hold back every commit-order reader.
     idle_in_transaction_timeout_s: int = Field(default=60, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     api_workers: int = Field(default=1, ge=1)
     worker_threads: int = Field(default=8, ge=1)
     #: How long (ms) an idle worker sleeps at most between polls of an empty queue: bounds pick-up latency.
@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     #: Port of a worker, dispatcher or projector process's /metrics (0: none; ``paygate run`` gives each part
     #: METRICS_PORT + its index). The API serves /metrics on PORT.
     metrics_port: int = Field(default=0, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        """LOG_LEVEL=info means INFO (logging itself knows only the capitals)."""
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _delays_are_ordered(self) -> "Settings":
