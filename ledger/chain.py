@@ -6,6 +6,7 @@ row in ``checkpoints`` carries the leader's epoch, so a paused ex-leader's batch
 """
 
 import asyncio
+import struct
 from typing import Any
 
 import psycopg
@@ -21,6 +22,17 @@ BATCH = 1000
 #: After a batch that was not full, the chainer waits this long for more events (the chain trails by about
 #: this much while appends flow).
 GATHER_S = 0.05
+
+
+#: The chain's rows go in as PostgreSQL's binary COPY, each packed in one call: psycopg's ``write_row`` spelt each
+#: value as text, 12.8 thousand instructions a row against 4.9 (batches of 100).
+_COPY = "COPY event_chain (chain_seq, position, hash, leaf) FROM STDIN (FORMAT BINARY)"
+#: A row: four fields; chain_seq and position as 8-byte integers, hash and leaf as 32-byte byteas, each after
+#: its length.
+_ROW = struct.Struct(">hiqiqi32si32s")
+#: The binary format's signature, flags and header extension length; the trailer is a field count of -1.
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_TRAILER = b"\xff\xff"
 
 
 class _Fenced(Exception):
@@ -72,14 +84,13 @@ async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = No
     for event in events:
         body = encode(event)
         seq, prev = seq + 1, spec.link(prev, body)
-        rows.append((seq, event.position, prev, spec.leaf(body)))
+        rows.append(_ROW.pack(4, 8, seq, 8, event.position, 32, prev, 32, spec.leaf(body)))
     try:
         async with conn.transaction():
             if await _checkpoint(conn, lock=True) != cursor:
                 raise _Fenced  # another chainer moved it, or a newer leader claimed it, since it was read
-            async with conn.cursor().copy("COPY event_chain (chain_seq, position, hash, leaf) FROM STDIN") as copy:
-                for row in rows:
-                    await copy.write_row(row)
+            async with conn.cursor().copy(_COPY) as copy:
+                await copy.write(b"".join((_HEADER, *rows, _TRAILER)))
             last = events[-1]
             await conn.execute(
                 """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
