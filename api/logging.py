@@ -146,6 +146,7 @@ def configure(level: str = "INFO") -> None:
     """JSON lines on stdout for our loggers and every library's (Dramatiq, uvicorn, psycopg's pool) alike, each
     carrying the ids bound in the context (request, merchant, payment, job)."""
     global _access_on
+    threshold = logging.getLevelName(level)
     shared: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, add_timestamp]
     handler = LineHandler(LINES)
     handler.setFormatter(
@@ -167,11 +168,11 @@ def configure(level: str = "INFO") -> None:
         lib.propagate = True
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, _render],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=lambda *_: LineLogger(LINES),
         cache_logger_on_first_use=True,
     )
-    _access_on = logging.getLevelName(level) <= logging.INFO
+    _access_on = threshold <= logging.INFO
 
 
 def begin(scope: Scope) -> str:

@@ -94,9 +94,10 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 
 def has_float(value: Any) -> bool:
     """Whether a float is anywhere in ``value`` (in its dicts' values and its lists, as JSON nests). It runs on
-    every event chained and every jsonb value the gateway sends (``ledger.jsontext``), so a level whose items are
-    all plain scalars (most are) is settled by one pass over their types in C: a quarter of the instructions of
-    the loop, which takes the rest. Loops, not ``any()`` over a generator, and no call per scalar."""
+    every event chained and every jsonb value the gateway writes or reads (``ledger.jsontext``), so a level whose
+    items are all plain scalars (most are) is settled by one pass over their types in C: a quarter of the
+    instructions of the loop, which takes the rest. Loops, not ``any()`` over a generator, and no call per
+    scalar."""
     if isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, (list, tuple)):

@@ -53,12 +53,12 @@ async def _applied(conn: psycopg.AsyncConnection[Any], digest: str) -> bool:
 
 async def _configure(conn: psycopg.AsyncConnection[Any], timeout_s: int) -> None:
     await conn.set_autocommit(True)
-    await conn.execute(f"SET ROLE {APP_ROLE}")
-    await conn.execute(f"SET idle_in_transaction_session_timeout = '{int(timeout_s)}s'")
-    # Times are read in UTC, the zone every body, webhook and chain link spells them in (no statement of ours
-    # depends on the session's zone): psycopg then gives them datetime's own UTC, which converts and formats in
-    # a fraction of the instructions a named zone's does.
-    await conn.execute("SET TIME ZONE 'UTC'")
+    # One round trip. Times are read in UTC, the zone every body, webhook and chain link spells them in (no
+    # statement of ours depends on the session's zone): psycopg then gives them datetime's own UTC, which
+    # converts and formats in a fraction of the instructions a named zone's does.
+    await conn.execute(
+        f"SET ROLE {APP_ROLE}; SET idle_in_transaction_session_timeout = '{int(timeout_s)}s'; SET TIME ZONE 'UTC'"
+    )
 
 
 def make_pool(
