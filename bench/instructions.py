@@ -51,7 +51,7 @@ class Meter:
 
 def count(database_url: str, redis_url: str, n: int) -> dict[str, float]:
     """Instructions per request of each hot route, ``n`` requests each, against that (fresh) database."""
-    return {name: total / n for name, total in _run(["instr", "--child", database_url, redis_url], str(n)).items()}
+    return {name: total / n for name, total in run_child(["instr", "--child", database_url, redis_url], str(n)).items()}
 
 
 def count_followers(database_url: str, batch: int, limit: int | None = None) -> dict[str, float]:
@@ -60,13 +60,57 @@ def count_followers(database_url: str, batch: int, limit: int | None = None) -> 
     (``levers.py finstr``)."""
     figures = {}
     after = [str(batch)] + ([str(limit)] if limit else [])
-    for name, total in _run(["finstr", "--child", database_url], *after).items():
+    for name, total in run_child(["finstr", "--child", database_url], *after).items():
         follower, events = name.rsplit(" ", 1)  # the child names each dump by its follower and its events
         figures[follower] = total / int(events)
     return figures
 
 
-def _run(child: list[str], *after: str) -> dict[str, int]:
+def count_worker(admin_url: str, n: int) -> dict[str, float]:
+    """The worker's instructions per payment decided and per webhook delivered (``levers.py winstr``): the API,
+    dispatcher and projector make ``n`` payments and schedule their first two deliveries each with no worker
+    running; then the worker's jobs run in process under callgrind (``levers.worker_alone``), delivering to a
+    receiver in this process."""
+    import asyncio
+    import tempfile
+
+    import core
+    import psycopg
+    import webhooks
+
+    work = Path(tempfile.mkdtemp(prefix="paygate-winstr-"))
+    with core.fresh_database(admin_url, "winstr") as db, webhooks.own_redis(work) as rd:
+        gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
+
+        async def measured() -> dict[str, int]:
+            server = await webhooks.receiving(gateway.url)
+            client = webhooks.Client(gateway.url, 20)
+            try:
+                await asyncio.gather(*(webhooks.pay(client, o) for o in await webhooks.orders(client, n)))
+                owed = "SELECT count(*) >= %s FROM webhook_logs WHERE status = 'pending'"
+                async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+                    while not (await (await conn.execute(owed, (2 * n,))).fetchone() or [False])[0]:
+                        await asyncio.sleep(0.1)  # until the dispatcher has scheduled every delivery owed so far
+                gateway.stop()  # the worker's jobs run alone, in the meter, while this process receives
+                return await asyncio.to_thread(run_child, ["winstr", "--child", db])
+            finally:
+                await client.close()
+                server.close()
+
+        try:
+            gateway.start(parts=("api", "dispatcher", "projector"))
+            totals = asyncio.run(measured())
+        finally:
+            gateway.stop()
+            shutil.rmtree(work, ignore_errors=True)
+    figures = {}
+    for name, total in totals.items():
+        what, items = name.rsplit(" ", 1)  # the child names each dump by what it counted and how many
+        figures[what] = total / int(items)
+    return figures
+
+
+def run_child(child: list[str], *after: str) -> dict[str, int]:
     """Each dump's name and instructions, of ``levers.py *child LIBRARY *after`` run under callgrind."""
     work = Path(tempfile.mkdtemp(prefix="paygate-instr-"))
     try:

@@ -35,6 +35,10 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
                                                       the log a burst of N end-to-end payments made (300), or
                                                       that database's (its async read models and chain made
                                                       again)
+    python bench/levers.py winstr [N]                 the worker's jobs under callgrind: instructions per payment
+                                                      decided and per webhook delivered, N payments (300) made
+                                                      and their first deliveries scheduled with no worker
+                                                      running, then decided and delivered in messages of 100
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -277,6 +281,66 @@ async def followers_alone(db: str, meter: Any, batch: int, limit: int | None = N
             while (limit is None or events < limit) and (took := await step()):
                 events += took // share
             meter.stop(f"{name} {events}")
+
+
+def winstr(args: list[str]) -> None:
+    """``winstr [N]``: the worker's two jobs in instructions per item (bench/instructions.py): deciding N
+    payments (default 300), in messages of 100 as the dispatcher sends them, and delivering their
+    ``payment.created`` and ``payment.pending`` webhooks, 100 a message, to a receiver in this process. The API,
+    dispatcher and projector make the payments and schedule the deliveries first, with no worker running.
+    ``--child``: the measured process itself, run by callgrind."""
+    if args[:1] == ["--child"]:
+        import uvloop  # the worker's loop
+        from instructions import Meter
+
+        uvloop.run(worker_alone(args[1], Meter(args[2])))
+        return
+    import instructions
+
+    for name, figure in instructions.count_worker(PG, int(args[0]) if args else 300).items():
+        print(f"worker instructions {name}: {figure:,.0f}")
+
+
+async def worker_alone(db: str, meter: Any) -> None:
+    """The worker's jobs, in process, as its event loop runs them: the payments pending decided, then the
+    deliveries pending made, each 100 an item list, the first list of each unmeasured (warm-up). Each delivery
+    list is done (its attempts recorded) before the next starts."""
+    from functools import partial
+
+    from api.logging import configure
+    from paygate.database import make_pool
+    from paygate.processes import install_vault
+    from paygate.settings import Settings
+    from workers import payments, webhooks
+    from workers.runtime import Runtime
+
+    settings = Settings(database_url=db, test_mode=True, _env_file=None)  # type: ignore[call-arg]
+    configure(settings.log_level)
+    install_vault(settings)
+    runtime = Runtime(settings, partial(make_pool, settings, db, name="worker"))
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        cur = await conn.execute("SELECT id, method FROM payments WHERE status = 'pending' ORDER BY id")
+        owed = await cur.fetchall()
+        deliveries = await (
+            await conn.execute("SELECT id::text, version FROM webhook_logs WHERE status = 'pending' ORDER BY id")
+        ).fetchall()
+    lists = [[[p, m, None] for p, m in owed[i : i + 100]] for i in range(0, len(owed), 100)]
+    await payments.process_payments(runtime, lists[0])
+    meter.start()
+    for items in lists[1:]:
+        await payments.process_payments(runtime, items)
+    meter.stop(f"per payment decided {sum(len(items) for items in lists[1:])}")
+    courier = webhooks.courier(runtime)
+    messages = [[(d, v) for d, v in deliveries[i : i + 100]] for i in range(0, len(deliveries), 100)]
+    for k, message in enumerate(messages):
+        if k == 1:
+            meter.start()
+        await webhooks.deliver_webhooks(runtime, message)
+        while courier._tasks:
+            await asyncio.gather(*courier._tasks)
+    meter.stop(f"per webhook delivered {sum(len(message) for message in messages[1:])}")
+    await courier.close()
+    await runtime.close()
 
 
 def store(times: int) -> None:
@@ -646,6 +710,9 @@ def main() -> None:
         return
     if what == "finstr":
         finstr(args)
+        return
+    if what == "winstr":
+        winstr(args)
         return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()

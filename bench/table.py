@@ -13,9 +13,9 @@ Then, in order:
 - end to end (delay 0, a webhook URL for every event: three deliveries a payment): 200 payments from 20
   clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
 - the instructions per event of the projector's two followers (the projection runner and the chainer) over
-  the first events of that end-to-end log, and the API's instructions per request of each hot route, in process
-  under callgrind (bench/instructions.py): nearly the same from run to run, where CPU time is not (skipped
-  without valgrind and gcc).
+  the first events of that end-to-end log, the API's instructions per request of each hot route, and the
+  worker's per payment decided and per webhook delivered, in process under callgrind (bench/instructions.py):
+  nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.
@@ -256,6 +256,18 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
 FOLLOWER_EVENTS = 6000
 
 
+#: Payments the worker's instructions are counted over (the first hundred, and their deliveries, unmeasured).
+WORKER_PAYMENTS = 300
+
+
+def worker_figures(admin: str, n: int) -> dict[str, float] | None:
+    """The worker's instructions per payment decided and per webhook delivered, over ``n`` payments
+    (bench/instructions.py), or None without valgrind and gcc."""
+    import instructions
+
+    return instructions.count_worker(admin, n) if n and instructions.available() else None
+
+
 def instruction_figures(admin: str, n: int, work: Path) -> dict[str, float] | None:
     """The hot routes' instructions per request (bench/instructions.py), or None without valgrind and gcc."""
     import instructions
@@ -273,6 +285,7 @@ def report(
     api: dict[str, Any],
     e2e: dict[str, Any],
     instr: dict[str, float] | None,
+    worker: dict[str, float] | None = None,
 ) -> None:
     raw, app, app_tx = store
     rows: list[tuple[str, str, str, str]] = []  # figure, value, goal, ratio (value / goal; >= 1 meets)
@@ -310,6 +323,8 @@ def report(
     rows.append(("CPU per payment, all processes (e2e)", f"{e2e['cpu_ms_per_payment']:.1f} ms", "-", "-"))
     for follower, figure in e2e.get("followers", {}).items():
         rows.append((f"{follower} instructions per event", f"{figure:,.0f}", "(e2e log, in process)", "-"))
+    for what, figure in (worker or {}).items():
+        rows.append((f"worker instructions {what}", f"{figure:,.0f}", "(in process)", "-"))
     less("idle CPU of `paygate run`, 60 s", api["idle_core"] * 100, 3, "% of a core")
     for label, table in (("make run", api["rss"]), ("e2e", e2e["rss"])):
         for part, mb in table.items():
@@ -360,6 +375,8 @@ def main() -> int:
         e2e = e2e_figures(args.pg, args, work) if not args.skip_e2e else None
         log("instructions per request of the hot routes, under callgrind")
         instr = instruction_figures(args.pg, args.instr, work)
+        log("the worker's instructions per payment decided and per webhook delivered, under callgrind")
+        worker = worker_figures(args.pg, WORKER_PAYMENTS if args.instr else 0)
     except BaseException:
         log(f"failed; the processes' logs are in {work}")
         raise
@@ -367,7 +384,7 @@ def main() -> int:
     if e2e is None:
         e2e = {"steady_p99": 0, "steady_p50": 0, "burst_p50": 0, "burst_p99": 0, "decisions": 0, "webhooks": 0,
                "events_per_payment": 0, "cpu_ms_per_payment": 0, "rss": {}}  # fmt: skip
-    report(env, r, (raw, app, app_tx), api, e2e, instr)
+    report(env, r, (raw, app, app_tx), api, e2e, instr, worker)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
