@@ -157,13 +157,16 @@ def _update_if_sql(
 def _then(first: Update, second: Update) -> Update | None:
     """One update doing what ``first`` then ``second`` do to the same row, or None when ``second`` reads what
     ``first`` writes (a column's old value, or a sum over a value just set)."""
-    if any(isinstance(v, Col) for v in second.values.values()) or second.add.keys() & first.values.keys():
+    if Col in map(type, second.values.values()) or not second.add.keys().isdisjoint(first.values):
         return None
-    add = dict(first.add)
-    for c, n in second.add.items():
-        add[c] = add.get(c, 0) + n
-    values = {c: v for c, v in first.values.items() if c not in second.values} | second.values
-    return Update(first.table, first.key, values, {c: n for c, n in add.items() if c not in second.values})
+    add = first.add
+    if second.add:
+        add = dict(add)
+        for c, n in second.add.items():
+            add[c] = add.get(c, 0) + n
+    if add and second.values:
+        add = {c: n for c, n in add.items() if c not in second.values}
+    return Update(first.table, first.key, first.values | second.values, add)
 
 
 def _distinct(effects: Sequence[Effect]) -> dict[tuple[Any, ...], Insert | Update] | None:
@@ -187,9 +190,18 @@ def _distinct(effects: Sequence[Effect]) -> dict[tuple[Any, ...], Insert | Updat
 
 def _update_shape(e: Update) -> tuple[tuple[tuple[str, str | None], ...], tuple[Any, ...]]:
     """An update's SET shape (column, source column or None for a parameter) and its parameters, keys last."""
-    shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in e.values.items())
-    params = (*(v for v in e.values.values() if not isinstance(v, Col)), *e.add.values(), *e.key.values())
+    values = e.values
+    if Col not in map(type, values.values()):  # every value a parameter, as nearly always: no pass in Python
+        return _parameters(tuple(values)), (*values.values(), *e.add.values(), *e.key.values())
+    shape = tuple((c, v.name if isinstance(v, Col) else None) for c, v in values.items())
+    params = (*(v for v in values.values() if not isinstance(v, Col)), *e.add.values(), *e.key.values())
     return shape, params
+
+
+@cache
+def _parameters(columns: tuple[str, ...]) -> tuple[tuple[str, None], ...]:
+    """The SET shape of ``columns``, each set from a parameter."""
+    return tuple((c, None) for c in columns)
 
 
 def riding(effects: Sequence[Effect], condition: str) -> list[tuple[str, tuple[Any, ...]]] | None:
@@ -287,21 +299,27 @@ def riding_batch(
     ``column`` was). One statement per shape of effect, its rows given as arrays, whatever their number. None
     when they cannot ride: each stream's as in ``riding``, and no row written for two streams."""
     shapes: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    # Each effect's shape, made once a call for each (table, SET shape, added columns, key columns).
+    known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    form: tuple[Any, ...]
     written: set[tuple[Any, ...]] = set()
     for stream_id, effects in items:
         if (rows := _distinct(effects)) is None or not written.isdisjoint(rows):
             return None
-        written |= rows.keys()
+        written.update(rows)
         for e in rows.values():
-            columns = types[e.table]
             if type(e) is Insert:
-                cols = tuple(e.row)
-                shape: tuple[Any, ...] = ("insert", e.table, cols, e.key, tuple(columns[c] for c in cols))
+                if (shape := known.get(form := (e.table, e.key, *e.row))) is None:
+                    columns, cols = types[e.table], tuple(e.row)
+                    shape = known[form] = ("insert", e.table, cols, e.key, tuple(columns[c] for c in cols))
                 shapes.setdefault(shape, []).append((*e.row.values(), stream_id))
             elif type(e) is Update and (e.values or e.add):
                 values, params = _update_shape(e)
-                typed = [c for c, src in values if src is None] + [*e.add, *e.key]
-                shape = ("update", e.table, values, tuple(e.add), tuple(e.key), tuple(columns[c] for c in typed))
+                if (shape := known.get(form := (e.table, values, *e.add, None, *e.key))) is None:
+                    columns = types[e.table]
+                    typed = [c for c, src in values if src is None] + [*e.add, *e.key]
+                    shape = ("update", e.table, values, tuple(e.add), tuple(e.key), tuple(columns[c] for c in typed))
+                    known[form] = shape
                 shapes.setdefault(shape, []).append((*params, stream_id))
     out = []
     for shape, rows_of in shapes.items():
