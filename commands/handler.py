@@ -203,7 +203,7 @@ def _fold(decider: ModuleType, past: Sequence[ledger.Recorded]) -> tuple[Any, in
 def _pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
     """Events about to be appended, as recorded ones: what the database makes up is a placeholder."""
     return [
-        ledger.Recorded(0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT)
+        ledger.make_recorded((0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT))
         for v, e in enumerate(new, expected_version + 1)
     ]
 

@@ -5,6 +5,7 @@ spellings, well-known internal names), and at delivery against every address the
 then the address connected to (no second lookup a rebinding DNS server could answer differently).
 """
 
+import functools
 import ipaddress
 from urllib.parse import unquote, urlsplit
 
@@ -108,8 +109,9 @@ def _name_forbidden(host: str, *, allow_private: bool) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of its arguments: every delivery checks its URL again
 def check_url(url: str, *, allow_private: bool, require_https: bool) -> None:
-    """What can be known of ``url`` without resolving it.
+    """What can be known of ``url`` without resolving it (a URL that passes is remembered; one refused is not).
 
     Raises:
         Refused: credentials in it, a scheme not allowed, or a host that is or names a forbidden address.

@@ -31,11 +31,14 @@ class Codec:
         self._classes = {cls.TYPE: cls for cls in classes}
         self._upcasters = dict(upcasters or {})
         self._tuples = {type_: _tuple_fields(cls) for type_, cls in self._classes.items()}
+        self._names = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in self._classes.values()}
 
     def encode(self, event: DomainEvent) -> tuple[str, dict[str, Any]]:
         """The event's type and fields as a new dict, as ``dataclasses.asdict`` gives them (a copy all the way
-        down), without its deep copy of every plain value (a fifth of a payment's encoding)."""
-        return event.TYPE, {f.name: _copied(getattr(event, f.name)) for f in dataclasses.fields(event)}
+        down), without its deep copy of every plain value (a fifth of a payment's encoding), and with each
+        class's field names looked up once (``dataclasses.fields`` filters them anew at every call)."""
+        names = self._names.get(type(event)) or tuple(f.name for f in dataclasses.fields(event))
+        return event.TYPE, {n: v if type(v := getattr(event, n)) in _PLAIN else _copied(v) for n in names}
 
     def decode(self, type_: str, data: dict[str, Any]) -> Any:
         while type_ in self._upcasters:
@@ -53,6 +56,8 @@ class Codec:
 
 
 _IMMUTABLE = (str, int, float, bool, type(None))
+#: The exact types of ``_IMMUTABLE``, for a set lookup before any ``isinstance``.
+_PLAIN = frozenset(_IMMUTABLE)
 
 
 def _copied(value: Any) -> Any:

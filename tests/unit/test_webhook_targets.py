@@ -95,6 +95,17 @@ def test_production_requires_https() -> None:
     check("https://shop.example.com/", require_https=True)
 
 
+def test_a_url_passed_once_is_judged_again_under_another_policy_and_a_refusal_is_never_remembered() -> None:
+    """``check_url`` remembers URLs that pass, by URL and policy together."""
+    url = "http://127.0.0.1:9/remembered"
+    for _ in range(2):
+        check(url, allow_private=True)
+        with pytest.raises(targets.Refused, match="loopback"):
+            check(url)
+        with pytest.raises(targets.Refused, match="https"):
+            check(url, allow_private=True, require_https=True)
+
+
 @pytest.mark.parametrize("url", ["ftp://example.com/", "http:///x", "http://[::1/", "http://999.1/", "http://x.0x1/"])
 def test_malformed_or_numeric_but_invalid_hosts_are_refused(url: str) -> None:
     with pytest.raises(targets.Refused):
