@@ -309,7 +309,7 @@ async def worker_alone(db: str, meter: Any) -> None:
 
     from api.logging import configure
     from paygate.database import make_pool
-    from paygate.processes import install_vault
+    from paygate.processes import freeze_startup_heap, install_vault
     from paygate.settings import Settings
     from workers import payments, webhooks
     from workers.runtime import Runtime
@@ -318,6 +318,7 @@ async def worker_alone(db: str, meter: Any) -> None:
     configure(settings.log_level)
     install_vault(settings)
     runtime = Runtime(settings, partial(make_pool, settings, db, name="worker"))
+    freeze_startup_heap()  # as the worker does before it starts
     async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
         cur = await conn.execute("SELECT id, method FROM payments WHERE status = 'pending' ORDER BY id")
         owed = await cur.fetchall()
