@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 
+from api import logging as applog
 from commands import payment
 from commands.errors import DomainError
 from commands.usecases import settle_payment, settle_payments
@@ -55,7 +56,7 @@ def _decided(payment_id: str, decided: list[Any]) -> None:
     if decided:
         status = "failed" if isinstance(decided[0], payment.PaymentFailed) else "success"
         metrics.PAYMENTS_DECIDED.labels(status).inc()
-        log.info("payment.decided", payment_id=payment_id, status=status)
+        applog.info("payment.decided", payment_id=payment_id, status=status)  # one a payment: made directly
 
 
 async def process_payments(runtime: Runtime, items: list[list[Any]]) -> None:

@@ -123,7 +123,7 @@ def test_the_handler_of_library_records_never_raises() -> None:
 
 ACCESS = """
 import asyncio, structlog
-from api.logging import access_line, configure, end
+from api.logging import access_line, configure, end, info
 configure({level!r})
 scope = {{"type": "http", "method": "GET", "path": "/api/v1/payments/pay_1", "headers": [],
           "path_params": {{"payment_id": "pay_1", "other": "x"}}}}
@@ -144,6 +144,18 @@ def test_the_access_line_is_the_line_structlog_would_write() -> None:
     assert STAMP.fullmatch(direct.pop("timestamp")) and STAMP.fullmatch(through.pop("timestamp"))
     assert direct == through
     assert direct["status"] == 200 and direct["request_id"] == "r1"  # a bound key never replaces the line's own
+
+
+def test_an_info_line_is_the_line_structlog_would_write() -> None:
+    calls = """info("payment.decided", payment_id="pay_1", status="success")
+    structlog.get_logger("worker").info("payment.decided", payment_id="pay_1", status="success")"""
+    direct, through = run_python(ACCESS.format(level="INFO", calls=calls))
+    assert list(direct) == list(through)
+    assert STAMP.fullmatch(direct.pop("timestamp")) and STAMP.fullmatch(through.pop("timestamp"))
+    assert direct == through and direct["status"] == "success"
+    calls = """info("payment.decided", payment_id="pay_1")
+    structlog.get_logger("t").warning("after")"""
+    assert [line["event"] for line in run_python(ACCESS.format(level="WARNING", calls=calls))] == ["after"]
 
 
 def test_an_access_line_is_written_only_where_info_lines_are() -> None:
