@@ -299,7 +299,7 @@ def riding_batch(
     ``column`` was). One statement per shape of effect, its rows given as arrays, whatever their number. None
     when they cannot ride: each stream's as in ``riding``, and no row written for two streams."""
     shapes: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-    # Each effect's shape, made once a call for each (table, SET shape, added columns, key columns).
+    # Each effect's shape, made once a call for each form: (kind, table, its columns).
     known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     form: tuple[Any, ...]
     written: set[tuple[Any, ...]] = set()
@@ -309,13 +309,13 @@ def riding_batch(
         written.update(rows)
         for e in rows.values():
             if type(e) is Insert:
-                if (shape := known.get(form := (e.table, e.key, *e.row))) is None:
+                if (shape := known.get(form := ("insert", e.table, e.key, *e.row))) is None:
                     columns, cols = types[e.table], tuple(e.row)
                     shape = known[form] = ("insert", e.table, cols, e.key, tuple(columns[c] for c in cols))
                 shapes.setdefault(shape, []).append((*e.row.values(), stream_id))
             elif type(e) is Update and (e.values or e.add):
                 values, params = _update_shape(e)
-                if (shape := known.get(form := (e.table, values, *e.add, None, *e.key))) is None:
+                if (shape := known.get(form := ("update", e.table, values, *e.add, None, *e.key))) is None:
                     columns = types[e.table]
                     typed = [c for c, src in values if src is None] + [*e.add, *e.key]
                     shape = ("update", e.table, values, tuple(e.add), tuple(e.key), tuple(columns[c] for c in typed))
