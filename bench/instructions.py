@@ -66,6 +66,16 @@ def count_followers(database_url: str, batch: int, limit: int | None = None) -> 
     return figures
 
 
+def count_dispatcher(database_url: str, redis_url: str, batch: int, limit: int | None = None) -> float:
+    """Instructions per event of the dispatcher, following that database's log again from its start in batches
+    of ``batch`` events, to its end or past ``limit`` events (``levers.py dinstr``), its jobs sent to
+    ``redis_url``. Over a log it has followed, each delivery it schedules is found scheduled already: its
+    append writes and returns nothing, a little less work than live (everything before the append is the same)."""
+    after = [str(batch)] + ([str(limit)] if limit else [])
+    (name, total), *_ = run_child(["dinstr", "--child", database_url, redis_url], *after).items()
+    return total / int(name.rsplit(" ", 1)[1])
+
+
 def count_worker(admin_url: str, n: int) -> dict[str, float]:
     """The worker's instructions per payment decided and per webhook delivered (``levers.py winstr``): the API,
     dispatcher and projector make ``n`` payments and schedule their first two deliveries each with no worker

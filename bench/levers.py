@@ -39,6 +39,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
                                                       decided and per webhook delivered, N payments (300) made
                                                       and their first deliveries scheduled with no worker
                                                       running, then decided and delivered in messages of 100
+    python bench/levers.py dinstr DATABASE_URL        the dispatcher under callgrind: instructions per event over
+                                                      that database's log, followed again from its start (every
+                                                      delivery it schedules is found scheduled already)
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -342,6 +345,56 @@ async def worker_alone(db: str, meter: Any) -> None:
     meter.stop(f"per webhook delivered {sum(len(message) for message in messages[1:])}")
     await courier.close()
     await runtime.close()
+
+
+def dinstr(args: list[str]) -> None:
+    """``dinstr DATABASE_URL``: the dispatcher's instructions per event (bench/instructions.py) over that
+    database's log, which it follows again from the start in batches of 100 (``instructions.count_dispatcher``).
+    ``--child``: the measured process itself, run by callgrind."""
+    if args[:1] == ["--child"]:
+        import uvloop  # the dispatcher's loop
+        from instructions import Meter
+
+        limit = int(args[5]) if len(args) > 5 else None
+        uvloop.run(dispatcher_alone(args[1], args[2], Meter(args[3]), int(args[4]), limit))
+        return
+    import instructions
+
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+    figures = instructions.count_dispatcher(args[0], "redis://127.0.0.1:6379/15", instructions.FOLLOWER_BATCH)
+    print(f"dispatcher: {figures:,.0f} instructions per event")
+
+
+async def dispatcher_alone(db: str, rd: str, meter: Any, batch: int, limit: int | None = None) -> None:
+    """The dispatcher's batches from the start of the log to its end (or past ``limit`` events), measured after
+    a few batches of warm-up, on a pool as the dispatcher makes it and its actors on a broker at ``rd``."""
+    from functools import partial
+
+    from api.logging import configure
+    from paygate.database import make_pool
+    from paygate.processes import freeze_startup_heap
+    from paygate.settings import Settings
+    from workers import dispatcher
+    from workers.actors import declare
+    from workers.broker import make_broker
+    from workers.runtime import Runtime
+
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as owner:
+        await owner.execute("DELETE FROM checkpoints WHERE name = %s", (dispatcher.NAME,))
+    settings = Settings(database_url=db, test_mode=True, test_processing_delay=0, _env_file=None)  # type: ignore[call-arg]
+    configure(settings.log_level)
+    actors = declare(make_broker(rd), Runtime(settings, partial(make_pool, settings, db)))
+    async with make_pool(settings, db, max_size=6, name="dispatcher") as pool:
+        freeze_startup_heap()  # as the dispatcher does before it starts
+        for _ in range(5):
+            await dispatcher.dispatch_batch(pool, actors, settings, batch)
+        events = 0
+        meter.start()
+        while (limit is None or events < limit) and (
+            took := await dispatcher.dispatch_batch(pool, actors, settings, batch)
+        ):
+            events += took
+        meter.stop(f"dispatcher {events}")
 
 
 def store(times: int) -> None:
@@ -714,6 +767,9 @@ def main() -> None:
         return
     if what == "winstr":
         winstr(args)
+        return
+    if what == "dinstr":
+        dinstr(args)
         return
     if what == "asgi":
         redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
