@@ -10,7 +10,7 @@ import os
 import select
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -309,24 +309,39 @@ async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[
         return out
 
 
-async def read_all(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[Recorded]:
-    """Events committed after ``after``, in commit order, at most ``limit``.
+async def read_all(
+    conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500, *, types: Collection[str] | None = None
+) -> list[Recorded]:
+    """Events committed after ``after``, in commit order, at most ``limit``. With ``types``, every event still
+    comes, in its place, but those of other types with empty data and metadata (``{}``), for a follower that
+    acts on those types alone: their documents are neither sent nor parsed.
 
     Positions come from a sequence and are not gap-free in commit order: a transaction may take position 7,
     commit after the one holding position 8, and a reader keeping "position > 8" would never see it. So we
     order by the writing transaction's id and read only below the oldest transaction still in flight
     (the snapshot's xmin): everything there has committed or aborted, and nothing can appear behind it.
     """
+    params: list[Any] = [str(after.tx_id), after.position, limit]
+    if types is not None:
+        params[:0] = [sorted(types)] * 2
     async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
-            f"""SELECT {_COLUMNS} FROM events
+            f"""SELECT {_COLUMNS if types is None else _TYPED_COLUMNS} FROM events
                 WHERE (tx_id, position) > (%s::text::xid8, %s)
                   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
                 ORDER BY tx_id, position
                 LIMIT %s""",
-            (str(after.tx_id), after.position, limit),
+            params,
         )
         return await cur.fetchall()
+
+
+#: ``_COLUMNS``, the documents of events whose type is not in the array given (twice) left empty.
+_TYPED_COLUMNS = _COLUMNS.replace(
+    "data, metadata",
+    "CASE WHEN type = ANY(%s::text[]) THEN data ELSE '{}' END AS data,"
+    " CASE WHEN type = ANY(%s::text[]) THEN metadata ELSE '{}' END AS metadata",
+)
 
 
 async def stream_visible(

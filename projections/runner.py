@@ -44,7 +44,7 @@ async def catch_up_all(
     try:
         async with conn.transaction():
             cursors = await checkpoints.load_all(conn, [m.NAME for m in models])
-            events = await ledger.read_all(conn, min(cursors, key=_order), batch)
+            events = await ledger.read_all(conn, min(cursors, key=_order), batch, types=_types(models))
             moves, applied = [], 0
             for model, cursor in zip(models, cursors, strict=True):
                 mine = [e for e in events if (e.tx_id, e.position) > _order(cursor)]
@@ -59,6 +59,12 @@ async def catch_up_all(
             return applied
     except _LostRace:
         return 0
+
+
+def _types(models: Sequence[ModuleType]) -> frozenset[str] | None:
+    """The event types any of ``models`` reads (each applies only its ``TYPES``); None when one declares none."""
+    declared: list[frozenset[str] | None] = [getattr(m, "TYPES", None) for m in models]
+    return None if None in declared else frozenset().union(*(t for t in declared if t is not None))
 
 
 def _order(cursor: ledger.Cursor) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 import ledger
+from commands import webhook
 from projections import checkpoints, quarantine
 from workers import fanout, refunds
 from workers.broker import Broker
@@ -61,6 +62,11 @@ ROUTES: dict[str, Route] = {
 }
 
 
+#: The types whose data and metadata the dispatcher reads: those it routes and those webhooks are sent for. Of
+#: the others (most of the log: a delivery's attempts, say) it needs only their place in it.
+WANTED = frozenset(ROUTES) | frozenset(webhook.SOURCES)
+
+
 #: Actors whose one argument is a list: their jobs of a batch with the same delay go together, this many items a
 #: message.
 BATCHED: dict[str, int] = {"deliver_webhooks": 100, "process_payments": 100}
@@ -96,7 +102,7 @@ async def dispatch_batch(
     those deliveries among them), then advance the checkpoint; returns events read."""
     async with pool.connection() as conn:
         cursor = await checkpoints.load(conn, NAME)
-        events = await ledger.read_all(conn, cursor, batch)
+        events = await ledger.read_all(conn, cursor, batch, types=WANTED)
         if not events:
             return 0
         # A crash between this commit and the enqueue below loses only the first attempts' messages: the

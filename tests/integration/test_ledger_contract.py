@@ -82,6 +82,27 @@ class TestAppendAndRead:
         assert [r.event_id for r in seen if r.event_id in ours] == [r.event_id for r in written]
         assert len({r.event_id for r in seen}) == len(seen)
 
+    async def test_a_reader_of_some_types_gets_every_event_in_its_place_the_others_without_documents(
+        self, app_conn: Any
+    ) -> None:
+        _, cursor = await drain(app_conn, ledger.Cursor())
+        wanted = ledger.NewEvent("test.wanted.v1", {"n": 1}, {"actor": "t"})
+        written = await append(app_conn, new_stream(), [new_event(0, actor="t"), wanted, new_event(2)], 0)
+        full: list[ledger.Recorded] = []
+        deadline = time.monotonic() + 30
+        while len(full) < 3:  # the reader may wait for old transactions elsewhere
+            assert time.monotonic() < deadline
+            full = [
+                r for r in await ledger.read_all(app_conn, cursor, 100) if r.event_id in {w.event_id for w in written}
+            ]
+        typed = await ledger.read_all(app_conn, cursor, 100, types={"test.wanted.v1", "test.other.v1"})
+        typed = [r for r in typed if r.event_id in {w.event_id for w in written}]
+        assert [(r.position, r.tx_id, r.type, r.stream_version) for r in typed] == [
+            (r.position, r.tx_id, r.type, r.stream_version) for r in full
+        ]
+        assert [(r.data, r.metadata) for r in typed] == [({}, {}), ({"n": 1}, {"actor": "t"}), ({}, {})]
+        assert full == written
+
 
 class TestOptimisticConcurrency:
     async def test_a_stale_expected_version_is_refused_and_burns_no_position(self, app_conn: Any, owner: Any) -> None:
