@@ -12,10 +12,11 @@ Then, in order:
   /api/v1/orders, then the RSS of each process;
 - end to end (delay 0, a webhook URL for every event: three deliveries a payment): 200 payments from 20
   clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
-- the instructions per event of the projector's two followers (the projection runner and the chainer) over
-  the first events of that end-to-end log, the API's instructions per request of each hot route, and the
-  worker's per payment decided and per webhook delivered, in process under callgrind (bench/instructions.py):
-  nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
+- the instructions per event of the projector's two followers (the projection runner and the chainer) and of
+  the dispatcher over the first events of that end-to-end log, the API's instructions per request of each hot
+  route, and the worker's per payment decided and per webhook delivered, in process under callgrind
+  (bench/instructions.py): nearly the same from run to run, where CPU time is not (skipped without valgrind and
+  gcc).
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.
@@ -247,8 +248,11 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
         finally:
             gateway.stop()
         if args.instr and instructions.available():
-            log("instructions per event of the projector's followers, under callgrind, over this log")
+            log("instructions per event of the followers (projector, dispatcher), under callgrind, over this log")
             figures["followers"] = instructions.count_followers(db, instructions.FOLLOWER_BATCH, FOLLOWER_EVENTS)
+            figures["followers"]["dispatcher"] = instructions.count_dispatcher(
+                db, rd, instructions.FOLLOWER_BATCH, FOLLOWER_EVENTS
+            )
         return figures
 
 
