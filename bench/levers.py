@@ -260,6 +260,7 @@ async def followers_alone(db: str, meter: Any, batch: int, limit: int | None = N
     import projections
     from ledger import chain
     from paygate.database import make_pool
+    from paygate.processes import freeze_startup_heap
     from paygate.settings import Settings
     from projections import registry, runner
 
@@ -270,6 +271,7 @@ async def followers_alone(db: str, meter: Any, batch: int, limit: int | None = N
         await owner.execute("DELETE FROM checkpoints WHERE name = ANY(%s)", (names,))
     settings = Settings(database_url=db, _env_file=None)  # type: ignore[call-arg]
     async with make_pool(settings, db, max_size=1, name="projector") as pool, pool.connection() as conn:
+        freeze_startup_heap()  # as the projector does before it starts
         models = len(projections.ASYNC)
         steps = {  # each returns the events it took (the runner counts each event once per model)
             "projector": lambda: runner.catch_up_all(conn, projections.ASYNC, batch),
