@@ -57,17 +57,57 @@ def canonical(
 ) -> bytes:
     """The canonical bytes of one event as stored: a JSON object of exactly ``FIELDS``, keys sorted by code
     point at every depth, no insignificant whitespace, non-ASCII characters as UTF-8 (not escaped)."""
-    doc = {
+    return dumps(_document(position, event_id, stream_id, stream_version, type, recorded_at, data, metadata))
+
+
+def canonical_text(
+    *,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_version: int,
+    type: str,
+    recorded_at: datetime | str,
+    data: str,
+    metadata: str,
+) -> bytes:
+    """``canonical`` of an event whose data and metadata are given as JSON text, as stored. Where orjson is
+    installed each is parsed once by it and the whole event looked over once for a float (or an integer past
+    64 bits, which orjson reads as one); parsing by ``json.loads`` and then calling ``canonical`` looks over
+    each document twice."""
+    head = (position, event_id, stream_id, stream_version, type, recorded_at)
+    if orjson is not None:
+        try:
+            doc = _document(*head, orjson.loads(data), orjson.loads(metadata))
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if not has_float(doc):
+                return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return dumps(_document(*head, json.loads(data), json.loads(metadata)))
+
+
+def _document(
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_version: int,
+    type_: str,
+    recorded_at: datetime | str,
+    data: Any,
+    metadata: Any,
+) -> dict[str, Any]:
+    """The event as the JSON object the chain covers."""
+    return {
         "position": position,
         "event_id": str(event_id),
         "stream_id": stream_id,
         "stream_version": stream_version,
-        "type": type,
+        "type": type_,
         "recorded_at": recorded_at if isinstance(recorded_at, str) else timestamp(recorded_at),
         "data": data,
         "metadata": metadata,
     }
-    return dumps(doc)
 
 
 def dumps(value: Any) -> bytes:

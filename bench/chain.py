@@ -29,7 +29,7 @@ from ledger import chain  # noqa: E402
 CHAINER = """
 import asyncio, os, signal
 from ledger import chain, pause
-from ledger.store import Cursor, read_all
+from ledger.store import Cursor, read_all_text
 from paygate.database import make_pool
 from paygate.settings import Settings
 
@@ -37,11 +37,11 @@ async def read_only(pool, stop):
     cursor = Cursor()
     while not stop.is_set():
         async with pool.connection() as conn:
-            events = await read_all(conn, cursor, chain.BATCH)
+            events = await read_all_text(conn, cursor, chain.BATCH)
         for event in events:
             chain.encode(event)
         if events:
-            cursor = Cursor(events[-1].tx_id, events[-1].position)
+            cursor = Cursor(events[-1][1], events[-1][0])
         if len(events) < chain.BATCH:
             await pause(stop, 0.05)
 

@@ -7,6 +7,7 @@ row in ``checkpoints`` carries the leader's epoch, so a paused ex-leader's batch
 
 import asyncio
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -14,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from audit import spec
 from ledger.follower import follow
-from ledger.store import Cursor, Recorded, read_all
+from ledger.store import Cursor, read_all_text
 
 NAME = "chainer"
 #: Events per transaction: one read, one COPY and one checkpoint move each.
@@ -39,16 +40,18 @@ class _Fenced(Exception):
     """A newer leader claimed the chain (or another chainer moved it first): roll this batch back."""
 
 
-def encode(event: Recorded) -> bytes:
-    return spec.canonical(
-        position=event.position,
-        event_id=str(event.event_id),
-        stream_id=event.stream_id,
-        stream_version=event.stream_version,
-        type=event.type,
-        recorded_at=event.recorded_at,
-        data=event.data,
-        metadata=event.metadata,
+def encode(row: Sequence[Any]) -> bytes:
+    """The canonical bytes of an event read by ``read_all_text``."""
+    position, _, event_id, stream_id, stream_version, type_, data, metadata, recorded_at = row
+    return spec.canonical_text(
+        position=position,
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_version=stream_version,
+        type=type_,
+        recorded_at=recorded_at,
+        data=data,
+        metadata=metadata,
     )
 
 
@@ -74,7 +77,7 @@ async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = No
     cursor = await _checkpoint(conn)
     if epoch is not None and cursor[2] != epoch:
         return 0
-    events = await read_all(conn, Cursor(cursor[0], cursor[1]), limit)
+    events = await read_all_text(conn, Cursor(cursor[0], cursor[1]), limit)
     if not events:
         return 0
     cur = await conn.execute("SELECT chain_seq, hash FROM event_chain ORDER BY chain_seq DESC LIMIT 1")
@@ -84,18 +87,18 @@ async def chain_batch(conn: psycopg.AsyncConnection[Any], epoch: int | None = No
     for event in events:
         body = encode(event)
         seq, prev = seq + 1, spec.link(prev, body)
-        rows.append(_ROW.pack(4, 8, seq, 8, event.position, 32, prev, 32, spec.leaf(body)))
+        rows.append(_ROW.pack(4, 8, seq, 8, event[0], 32, prev, 32, spec.leaf(body)))
     try:
         async with conn.transaction():
             if await _checkpoint(conn, lock=True) != cursor:
                 raise _Fenced  # another chainer moved it, or a newer leader claimed it, since it was read
             async with conn.cursor().copy(_COPY) as copy:
                 await copy.write(b"".join((_HEADER, *rows, _TRAILER)))
-            last = events[-1]
+            position, tx_id = events[-1][:2]
             await conn.execute(
                 """UPDATE checkpoints SET tx_id = %s::text::xid8, position = %s, updated_at = now()
                    WHERE name = %s""",
-                (str(last.tx_id), last.position, NAME),
+                (str(tx_id), position, NAME),
             )
             return len(events)
     except _Fenced:

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
 
 from ledger import arrays, jsontext, wakeups
 from ledger.errors import ConcurrencyConflict
@@ -325,15 +326,27 @@ async def read_all(
     if types is not None:
         params[:0] = [sorted(types)] * 2
     async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(
-            f"""SELECT {_COLUMNS if types is None else _TYPED_COLUMNS} FROM events
-                WHERE (tx_id, position) > (%s::text::xid8, %s)
-                  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY tx_id, position
-                LIMIT %s""",
-            params,
-        )
+        await cur.execute(_AFTER.format(columns=_COLUMNS if types is None else _TYPED_COLUMNS), params)
         return await cur.fetchall()
+
+
+async def read_all_text(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[tuple[Any, ...]]:
+    """``read_all``'s events as rows of ``Recorded``'s fields in order, the event id and the data and metadata
+    as the database spells them (``str``), unparsed: for a reader that wants their text, as the chainer does
+    to parse each document once its own way."""
+    async with conn.cursor() as cur:
+        for name in ("uuid", "jsonb"):
+            cur.adapters.register_loader(name, TextLoader)
+        await cur.execute(_AFTER.format(columns=_COLUMNS), (str(after.tx_id), after.position, limit))
+        return await cur.fetchall()
+
+
+#: ``read_all``'s statement, less its columns.
+_AFTER = """SELECT {columns} FROM events
+            WHERE (tx_id, position) > (%s::text::xid8, %s)
+              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY tx_id, position
+            LIMIT %s"""
 
 
 #: ``_COLUMNS``, the documents of events whose type is not in the array given (twice) left empty.

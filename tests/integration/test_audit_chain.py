@@ -219,7 +219,7 @@ async def test_a_chainer_whose_checkpoint_moved_after_it_read_writes_nothing(
     async with app_connection(store) as conn, app_connection(store) as other:
         await chain_all(conn)
         await two_merchants(conn, rounds=1)
-        read_all, raced = chain.read_all, []
+        read_all, raced = chain.read_all_text, []
 
         async def read_then_another_chains(c: Any, after: Any, limit: int) -> Any:
             events = await read_all(c, after, limit)
@@ -228,7 +228,7 @@ async def test_a_chainer_whose_checkpoint_moved_after_it_read_writes_nothing(
                 await chain_all(other)  # moves the checkpoint past what this chainer is about to hash
             return events
 
-        monkeypatch.setattr(chain, "read_all", read_then_another_chains)
+        monkeypatch.setattr(chain, "read_all_text", read_then_another_chains)
         head = (await chain.lag(conn))["head"]
         deadline = time.monotonic() + 30
         while not raced:  # reads only below the cluster's oldest open transaction: poll, as the test above does

@@ -1,6 +1,7 @@
 """The event store's contract, against real PostgreSQL: versions, races, commit order, immutability, wake-ups."""
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -102,6 +103,21 @@ class TestAppendAndRead:
         ]
         assert [(r.data, r.metadata) for r in typed] == [({}, {}), ({"n": 1}, {"actor": "t"}), ({}, {})]
         assert full == written
+
+    async def test_a_reader_of_text_gets_every_event_in_its_place_its_id_and_documents_as_stored(
+        self, app_conn: Any
+    ) -> None:
+        _, cursor = await drain(app_conn, ledger.Cursor())
+        odd = ledger.NewEvent("test.odd.v1", {"big": 2**70, "ratio": 0.1, "é": ["ü", None]}, {"actor": "t"})
+        written = await append(app_conn, new_stream(), [new_event(0), odd], 0)
+        ours = {str(w.event_id) for w in written}
+        rows: list[tuple[Any, ...]] = []
+        deadline = time.monotonic() + 30
+        while len(rows) < 2:  # the reader may wait for old transactions elsewhere
+            assert time.monotonic() < deadline
+            rows = [r for r in await ledger.read_all_text(app_conn, cursor, 100) if r[2] in ours]
+        parsed = [(*r[:2], uuid.UUID(r[2]), *r[3:6], json.loads(r[6]), json.loads(r[7]), r[8]) for r in rows]
+        assert [ledger.Recorded(*p) for p in parsed] == written
 
 
 class TestOptimisticConcurrency:

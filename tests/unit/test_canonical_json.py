@@ -2,6 +2,7 @@
 the README defines it) writes, for any JSON value an event can hold, and ``timestamp`` spells any instant as
 strftime did."""
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -32,6 +33,30 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dict
 @given(JSON)
 def test_the_fast_canonical_json_is_the_reference_byte_for_byte(value: Any) -> None:
     assert spec.dumps(value) == spec.reference_dumps(value)
+
+
+EVENT = st.fixed_dictionaries(
+    {
+        "position": st.integers(min_value=1, max_value=2**63 - 1),
+        "event_id": st.uuids().map(str),
+        "stream_id": TEXT,
+        "stream_version": st.integers(min_value=1, max_value=2**31 - 1),
+        "type": TEXT,
+        "recorded_at": st.datetimes(timezones=st.just(UTC)),
+        "data": st.dictionaries(TEXT, JSON, max_size=4),
+        "metadata": st.dictionaries(TEXT, JSON, max_size=4),
+    }
+)
+
+
+@settings(max_examples=1000)
+@given(EVENT, st.sampled_from([{}, {"separators": (", ", ": ")}, {"indent": 1, "ensure_ascii": False}]))
+def test_an_event_given_as_text_has_the_canonical_bytes_of_its_parsed_self(
+    event: dict[str, Any], spelling: Any
+) -> None:
+    """The chainer reads each document as the text PostgreSQL spells it, with spaces, and parses it once."""
+    text = {k: json.dumps(event[k], **spelling) for k in ("data", "metadata")}
+    assert spec.canonical_text(**(event | text)) == spec.canonical(**event)
 
 
 class Ratio(float):
@@ -96,7 +121,13 @@ def test_the_spec_needs_only_the_standard_library() -> None:
         "import sys; sys.modules['orjson'] = None\n"
         "from audit import spec\n"
         "assert spec.orjson is None\n"
-        "print(spec.dumps({'b': [1, {'é': None}], 'a': 2**70}).decode())"
+        "print(spec.dumps({'b': [1, {'é': None}], 'a': 2**70}).decode())\n"
+        "print(spec.canonical_text(**EVENT, data='{\"b\": [1.5]}', metadata='{}').decode())"
     )
+    event = {"position": 1, "event_id": "e", "stream_id": "s", "stream_version": 1, "type": "t", "recorded_at": "r"}
+    code = code.replace("**EVENT", f"**{event!r}")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == spec.dumps({"b": [1, {"é": None}], "a": 2**70}).decode()
+    assert done.stdout.splitlines() == [
+        spec.dumps({"b": [1, {"é": None}], "a": 2**70}).decode(),
+        spec.canonical(**event, data={"b": [1.5]}, metadata={}).decode(),
+    ]
