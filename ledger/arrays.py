@@ -39,12 +39,17 @@ def _text(value: str) -> bytes:
 
 
 def _uuid(value: uuid.UUID | str) -> bytes:
-    if not isinstance(value, uuid.UUID):
-        # Only the canonical spelling: Python takes some that PostgreSQL refuses ("urn:uuid:…", stray hyphens).
-        if len(value) != 36 or value[8] + value[13] + value[18] + value[23] != "----":
-            raise ValueError("not a canonical uuid")
-        value = uuid.UUID(value)
-    return _LENGTH(16) + value.bytes
+    if isinstance(value, uuid.UUID):
+        return _LENGTH(16) + value.bytes
+    # Only the canonical spelling: Python's UUID takes some that PostgreSQL refuses ("urn:uuid:…", stray
+    # hyphens). Its 32 hex digits read by fromhex, a fifth of the time of making a UUID; a stray hyphen or
+    # space (which fromhex skips between digit pairs) leaves fewer than 16 bytes.
+    if len(value) != 36 or value[8] + value[13] + value[18] + value[23] != "----":
+        raise ValueError("not a canonical uuid")
+    data = bytes.fromhex(value.replace("-", ""))
+    if len(data) != 16:
+        raise ValueError("not a canonical uuid")
+    return _LENGTH(16) + data
 
 
 def _jsonb(value: Any) -> bytes:

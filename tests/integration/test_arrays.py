@@ -103,6 +103,9 @@ REFUSED = [
     ("uuid", "not-a-uuid"),
     ("uuid", f"urn:uuid:{uuid.UUID(int=7)}"),
     ("uuid", "0123456789abcdef0123456789abcdef----"),
+    ("uuid", "01  4567-89ab-cdef-0123-456789abcdef"),  # 15 bytes once its spaces are skipped
+    ("uuid", "01234567-89ab-cdef-0123-45678-abcdef"),
+    ("uuid", "0123456\u0667-89ab-cdef-0123-456789abcdef"),  # an Arabic-Indic seven, which int() reads
     ("jsonb", {1j}),
 ]
 
