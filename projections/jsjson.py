@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SCALARS = frozenset({str, int, bool, type(None)})
 _MAX_SAFE = 2**53
 _MAX_INDEX = 2**32 - 2
 _encode_string = json.encoder.encode_basestring
@@ -26,10 +27,12 @@ def stringify(value: Any) -> str:
     array-index key; the rest goes to ``reference``, as does a string with a lone surrogate, which orjson refuses.
     For a webhook body that is about a third of the reference's time, the walk included."""
     if _plain(value):
-        try:
-            return orjson.dumps(value).decode()
+        try:  # refused: an integer of 2**53 or more either way (JavaScript may round it), a lone surrogate
+            text = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
         except orjson.JSONEncodeError:
             pass
+        else:
+            return text.decode()
     return reference(value)
 
 
@@ -41,30 +44,22 @@ def reference(value: Any) -> str:
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` is a dict or list (or tuple) of nothing but str, int in ±2**53, bool, None and more of
-    these, with str keys none of which is an array index. Loops, with no call per scalar: this runs on every
-    webhook body."""
-    if type(value) not in (dict, list, tuple):
-        return False
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if type(v) is dict:
-            for k in v:
-                if type(k) is not str or (k[:1].isdigit() and _is_index(k)):
-                    return False
-            v = v.values()
-        for x in v:
-            t = type(x)
-            if t is str or t is bool or x is None:
-                continue
-            if t is int:
-                if -_MAX_SAFE <= x <= _MAX_SAFE:
-                    continue
+    """Whether ``value`` is a dict, list or tuple of nothing but str, int, bool, None and more of these, with
+    str keys none of which is digits alone. Each level is looked over by passes in C, not a loop: this runs on
+    every webhook body, and a level of scalars alone (most are) takes one pass over their types."""
+    if type(value) is dict:
+        try:  # a key of digits alone may be an array index; str.isdigit refuses a key that is not a str
+            if any(map(str.isdigit, value)):
                 return False
-            if t is dict or t is list or t is tuple:
-                stack.append(x)
-                continue
+        except TypeError:
+            return False
+        value = value.values()
+    elif type(value) is not list and type(value) is not tuple:
+        return False
+    if _SCALARS.issuperset(map(type, value)):
+        return True
+    for v in value:  # noqa: SIM110 -- a loop: all() over a generator costs a frame switch per item
+        if type(v) not in _SCALARS and not _plain(v):
             return False
     return True
 
