@@ -45,18 +45,17 @@ async def catch_up_all(
         async with conn.transaction():
             cursors = await checkpoints.load_all(conn, [m.NAME for m in models])
             events = await ledger.read_all(conn, min(cursors, key=_order), batch, types=_types(models))
-            moves, applied = [], 0
+            moves, work = [], []
             for model, cursor in zip(models, cursors, strict=True):
                 mine = [e for e in events if (e.tx_id, e.position) > _order(cursor)]
-                # An event the model cannot handle is quarantined, never left to stall the log for ever.
-                apply_many = getattr(model, "apply_many", None) or quarantine.each(model.apply)
-                await quarantine.apply_all(conn, model.NAME, mine, apply_many)
+                work.append((model.NAME, mine, getattr(model, "apply_many", None) or quarantine.each(model.apply)))
                 if mine:
                     moves.append((model.NAME, cursor, mine[-1]))
-                    applied += len(mine)
+            # An event a model cannot handle is quarantined, never left to stall the log for ever.
+            await quarantine.apply_each(conn, work)
             if not await checkpoints.advance_all(conn, moves, epoch):
                 raise _LostRace
-            return applied
+            return sum(len(mine) for _, mine, _ in work)
     except _LostRace:
         return 0
 

@@ -161,3 +161,31 @@ async def test_checkpoints_move_all_together_or_the_batch_rolls_back(store: str)
             )
         last = ledger.Cursor(events[-1].tx_id, events[-1].position)
         assert await checkpoints.load_all(conn, [first.NAME, second.NAME]) == [last, last]
+
+
+async def test_an_event_one_model_cannot_apply_is_quarantined_for_it_alone(store: str) -> None:
+    """The models of a batch are applied together in one savepoint; when one fails there, each model's events
+    are applied again on their own, so the others lose nothing and apply nothing twice."""
+    before, after = tally_model("poison-before"), tally_model("poison-after")
+    poison = new_event(7)
+
+    async def picky_apply(conn: Any, event: ledger.Recorded) -> None:
+        if event.event_id == poison.event_id:
+            raise ValueError("cannot apply this one")
+        await conn.execute("INSERT INTO tally (model, event_id) VALUES ('poison-picky', %s)", (event.event_id,))
+
+    picky = types.SimpleNamespace(NAME="poison-picky", apply=picky_apply)
+    await write(store, streams=2, per_stream=2)
+    async with app_connection(store) as conn:
+        await append(conn, new_stream(), [new_event(6), poison, new_event(8)], 0)
+        await write(store, streams=1, per_stream=2)
+        while await runner.catch_up_all(conn, [before, picky, after], batch=4):
+            pass
+        total = (await (await conn.execute("SELECT count(*) FROM events")).fetchone())[0]  # type: ignore[index]
+        assert await applied(conn, before.NAME) == (total, total)
+        assert await applied(conn, after.NAME) == (total, total)
+        assert await applied(conn, picky.NAME) == (total - 1, total - 1)
+        cur = await conn.execute(
+            "SELECT follower, event_id, error FROM quarantined_events WHERE event_id = %s", (poison.event_id,)
+        )
+        assert await cur.fetchall() == [("poison-picky", poison.event_id, "ValueError: cannot apply this one")]
