@@ -44,10 +44,11 @@ async def catch_up_all(
     try:
         async with conn.transaction():
             cursors = await checkpoints.load_all(conn, [m.NAME for m in models])
-            events = await ledger.read_all(conn, min(cursors, key=_order), batch, types=_types(models))
+            lowest = min(cursors, key=_order)
+            events = await ledger.read_all(conn, lowest, batch, types=_types(models))
             moves, work = [], []
             for model, cursor in zip(models, cursors, strict=True):
-                mine = [e for e in events if (e.tx_id, e.position) > _order(cursor)]
+                mine = events if cursor == lowest else [e for e in events if (e.tx_id, e.position) > _order(cursor)]
                 work.append((model.NAME, mine, getattr(model, "apply_many", None) or quarantine.each(model.apply)))
                 if mine:
                     moves.append((model.NAME, cursor, mine[-1]))
