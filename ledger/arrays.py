@@ -4,9 +4,10 @@ psycopg dumps a list element by element through its generic machinery: a dumper 
 output framed for each one. The batch statements (a batch append, a projection's rows) send thousands of
 elements a second, and py-spy put that dumping at a sixth of the worker's CPU in a burst. ``encode`` writes a
 whole column of the common element types in one pass (the bytes psycopg would write, which the tests check)
-and hands psycopg a ``bytes`` it sends as it is. Other types, and any column holding a value these writers do
-not take (a number out of range, text beyond ASCII or with a NUL, a value JSON cannot hold), stay lists, for
-psycopg to dump or refuse as it always did.
+and hands psycopg a ``bytes`` it sends as it is. The id lists of the hot reads (``= ANY(%s)``) go the same way:
+psycopg's text form looks over each element with a regular expression, a few thousand instructions an id.
+Other types, and any column holding a value these writers do not take (a number out of range, text beyond ASCII
+or with a NUL, a value JSON cannot hold), stay lists, for psycopg to dump or refuse as it always did.
 """
 
 import struct

@@ -302,7 +302,7 @@ async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[
     async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(%s) ORDER BY stream_id, stream_version",
-            (list(stream_ids),),
+            (arrays.encode("text", stream_ids),),
         )
         out: dict[str, list[Recorded]] = {s: [] for s in stream_ids}
         for r in await cur.fetchall():
@@ -324,7 +324,7 @@ async def read_all(
     """
     params: list[Any] = [str(after.tx_id), after.position, limit]
     if types is not None:
-        params[:0] = [sorted(types)] * 2
+        params[:0] = [arrays.encode("text", sorted(types))] * 2
     async with conn.cursor(row_factory=recorded_rows) as cur:
         await cur.execute(_AFTER.format(columns=_COLUMNS if types is None else _TYPED_COLUMNS), params)
         return await cur.fetchall()

@@ -5,7 +5,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger import Recorded, vault
+from ledger import Recorded, arrays, vault
 from projections import effects
 
 NAME = "merchants"
@@ -143,7 +143,7 @@ async def webhook_configs(
     cur = await conn.execute(
         """SELECT id::text, webhook_url, webhook_events FROM merchants
            WHERE id = ANY(%s::uuid[]) AND webhook_url IS NOT NULL AND is_active""",
-        (merchant_ids,),
+        (arrays.encode("uuid", merchant_ids),),
     )
     return {r[0]: (r[1], list(r[2])) for r in await cur.fetchall()}
 

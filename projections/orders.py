@@ -6,7 +6,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ledger import Recorded
+from ledger import Recorded, arrays
 from projections import effects
 
 NAME = "orders"
@@ -70,5 +70,5 @@ async def page(conn: psycopg.AsyncConnection[Any], merchant_id: str, *, count: i
 async def by_ids(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str, dict[str, Any]]:
     """Rows of these orders by id, in one query (ids not found are absent)."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ANY(%s)", (ids,))
+        await cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ANY(%s)", (arrays.encode("text", ids),))
         return {row["id"]: row for row in await cur.fetchall()}

@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger import Recorded
+from ledger import Recorded, arrays
 from projections import effects
 
 NAME = "payments"
@@ -126,7 +126,7 @@ async def overdue(conn: psycopg.AsyncConnection[Any], cutoff: datetime, limit: i
 async def by_ids(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str, dict[str, Any]]:
     """Rows of these payments by id, in one query (ids not found are absent)."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM payments WHERE id = ANY(%s)", (ids,))
+        await cur.execute(f"SELECT {_COLUMNS} FROM payments WHERE id = ANY(%s)", (arrays.encode("text", ids),))
         return {row["id"]: row for row in await cur.fetchall()}
 
 

@@ -7,7 +7,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ledger import Recorded, vault
+from ledger import Recorded, arrays, vault
 from projections import effects
 
 NAME = "webhook_logs"
@@ -155,7 +155,7 @@ async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -
                       l.next_retry_at, l.attempt_started_at, l.version, m.webhook_url
                FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
                WHERE l.id = ANY(%s::uuid[])""",
-            (delivery_ids,),
+            (arrays.encode("uuid", delivery_ids),),
         )
         return await cur.fetchall()
 
@@ -169,6 +169,6 @@ async def endpoints(
         """SELECT m.id::text, m.webhook_url, m.webhook_secret_sealed, k.wrapped_key
            FROM merchants m LEFT JOIN merchant_keys k ON k.merchant_id = m.id
            WHERE m.id = ANY(%s::uuid[])""",
-        (merchant_ids,),
+        (arrays.encode("uuid", merchant_ids),),
     )
     return {r[0]: (r[1], vault.reveal(r[3], r[2], r[0])) for r in await cur.fetchall()}

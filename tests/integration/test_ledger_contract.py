@@ -36,6 +36,15 @@ class TestAppendAndRead:
         assert ledger.version_of(stored) == 4
         assert [r.position for r in stored] == sorted(r.position for r in stored)
 
+    async def test_several_streams_are_read_at_once_whatever_their_ids_spelling(self, app_conn: Any) -> None:
+        """Plain ASCII ids go as a binary array, others as psycopg's own list: both find the same rows."""
+        plain, accented, never = new_stream(), f"{new_stream()}-é", new_stream()
+        first = await append(app_conn, plain, [new_event(1), new_event(2)], 0)
+        second = await append(app_conn, accented, [new_event(3)], 0)
+        for ids in ([plain, never], [plain, accented, never]):
+            found = await ledger.read_streams(app_conn, ids)
+            assert found == {plain: first, never: []} | ({accented: second} if accented in ids else {})
+
     async def test_a_stream_that_was_never_written_is_empty_at_version_0(self, app_conn: Any) -> None:
         stored = await ledger.read_stream(app_conn, new_stream())
         assert stored == [] and ledger.version_of(stored) == 0
