@@ -73,7 +73,8 @@ PageDep = Annotated[Page, Depends(_page)]
 
 
 async def _session(request: Request, conn: ConnDep) -> commands.Session:
-    metadata = {"request_id": request.state.request_id}
+    # As request.state.request_id reads it (api.logging.begin put it there), without its failed attribute lookup.
+    metadata = {"request_id": request.scope["state"]["request_id"]}
     return commands.Session(conn, projections.project_inline, metadata, request.app.state.snapshots)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 import commands
@@ -41,6 +42,20 @@ from api.routers import (
 from api.seed import seed_test_merchant
 from commands import order
 from ledger import vault
+
+
+class _AppState(State):
+    """Starlette's ``State``, each attribute kept as a plain one too: ``State`` answers a read by its
+    ``__getattr__``, only after the ordinary lookup has failed and formatted an AttributeError, some thousands
+    of instructions for each of the several reads a request makes."""
+
+    def __setattr__(self, key: Any, value: Any) -> None:
+        super().__setattr__(key, value)
+        object.__setattr__(self, key, value)
+
+    def __delattr__(self, key: Any) -> None:
+        super().__delattr__(key)
+        object.__delattr__(self, key)
 
 
 class Paygate(FastAPI):
@@ -97,6 +112,7 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
     )
+    app.state = _AppState()
     app.state.settings = settings
     app.state.clock = clock
     # Refuses to build without a usable server key in production (a missing or default SIGNING_KEY).
