@@ -14,6 +14,7 @@ from psycopg import sql
 
 import ledger
 from ledger import Cursor, Recorded, recorded_rows
+from projections.timefmt import micro
 
 #: Fields never shown in a history: one-way hashes and ciphertext of secrets (no secret is in plain text
 #: anywhere, and the log holds no card number or CVV at all).
@@ -48,7 +49,7 @@ def item(event: Recorded) -> dict[str, Any]:
 
 def ledger_stamp(at: datetime) -> str:
     """Event times to the microsecond (ISO 8601 UTC), so any one of them can be given back as ``as_of``."""
-    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return micro(at)
 
 
 def owner(events: Sequence[Recorded]) -> str | None:

@@ -16,6 +16,7 @@ import ledger
 import projections
 from commands import webhook
 from projections import bodies, merchants, orders, payments, refunds
+from projections.timefmt import micro
 
 #: The ``actor`` in the metadata of deliveries scheduled here.
 ACTOR = "dispatcher"
@@ -112,7 +113,7 @@ async def schedule(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recor
     data = await _data(conn, sourced)
     # Scheduled now, not at the source event: the first attempt's redrive grace counts from here, so a
     # dispatcher that was down for a while does not make its own fresh messages look lost.
-    at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    at = micro(datetime.now(UTC))
     owed = [
         (e, command)
         for e in sourced

@@ -25,6 +25,7 @@ from commands import targets, webhook
 from commands.errors import InvalidTransition
 from commands.handler import Saving
 from projections import webhook_logs
+from projections.timefmt import micro as stamp
 from workers import http, metrics, signing
 from workers.runtime import Runtime
 
@@ -45,10 +46,6 @@ DEFER_MS = 1000
 
 def retry_intervals(settings: Any) -> tuple[int, ...]:
     return webhook.RETRY_INTERVALS_TEST_S if settings.webhook_retry_intervals_test else webhook.RETRY_INTERVALS_S
-
-
-def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
