@@ -11,6 +11,7 @@ from api import logging as applog
 from commands import payment
 from commands.errors import DomainError
 from commands.usecases import settle_payment, settle_payments
+from projections.timefmt import micro
 from workers import metrics
 from workers.runtime import Runtime
 
@@ -39,8 +40,7 @@ def verdict(settings: Any, method: str, rng: random.Random, now: datetime) -> pa
     else:
         rate = settings.upi_success_rate if method == "upi" else settings.card_success_rate
         ok = rng.random() < rate
-    at = now.isoformat().replace("+00:00", "Z")
-    return payment.DecidePayment(at, None if ok else "Payment declined by the issuing bank")
+    return payment.DecidePayment(micro(now), None if ok else "Payment declined by the issuing bank")
 
 
 async def process_payment(runtime: Runtime, payment_id: str, method: str) -> None:

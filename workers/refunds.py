@@ -6,6 +6,7 @@ from typing import Any
 
 from commands import payment, refund
 from commands.handler import handle
+from projections.timefmt import micro
 from workers.runtime import Runtime
 
 
@@ -18,7 +19,7 @@ def delay_ms(settings: Any, rng: random.Random) -> int:
 
 async def process_refund(runtime: Runtime, payment_id: str, refund_id: str) -> None:
     """Mark ``refund_id`` processed; a redelivered, duplicated or re-driven job finds it done and does nothing."""
-    at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    at = micro(datetime.now(UTC))
     async with runtime.session(causation=refund_id) as session:
         command = refund.ProcessRefund(refund_id, at)
         await handle(session, payment, payment.stream_id(payment_id), command, serialize=True)
