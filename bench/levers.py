@@ -7,7 +7,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
                                                       process and of the machine's PostgreSQL and Redis;
                                                       py-spy of PART (default api; raw; none: no profile)
                                                       during the first, to a temp dir it names
-    python bench/levers.py idle [SECONDS]             idle CPU of each process
+    python bench/levers.py idle [SECONDS]             idle CPU of each process, and the CPU the machine takes
+                                                      for one bare wake-up from a sleep
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
     python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
                                                       per command of N orders created, then N payments on them
@@ -800,6 +801,7 @@ def main() -> None:
                 time.sleep(seconds)
                 for p in procs:
                     print(f"{table.part_name(p)}: {(table.cpu_s([p]) - before[p.pid]) / seconds:.2%} of a core")
+                print(f"the machine: {wakeup_cost_s() * 1e6:.0f} µs of CPU a bare wake-up (500 of time.sleep(0.01))")
                 return
             made = asyncio.run(table.some_orders(url, 200))
             if what == "workers":
@@ -836,6 +838,15 @@ def main() -> None:
                 print(f"{ROUTES[route]}: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
                 for name, used in f["after"].items():
                     print(f"  {name}: {(used - f['before'][name]) * 1000 / f['requests']:.3f} ms CPU per request")
+
+
+def wakeup_cost_s() -> float:
+    """This process's CPU for one wake-up from a short sleep: what every idle tick of every process pays at least,
+    and what a virtual machine's timers can make several times dearer from one hour to the next."""
+    before = time.process_time()
+    for _ in range(500):
+        time.sleep(0.01)
+    return (time.process_time() - before) / 500
 
 
 async def some_payments(url: str, orders: list[str]) -> None:
