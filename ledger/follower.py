@@ -32,11 +32,35 @@ class Wakeup:
         return cls(conn)
 
     async def wait(self, timeout: float) -> bool:
-        """True if a notification came (or had come meanwhile), False on the timeout."""
+        """True if a notification came (or had come meanwhile), False on the timeout (or when what the socket
+        brought was no notification: a hint missed costs at most a poll).
+
+        psycopg's own wait for notifications looks up every 0.1 s (to notice an interrupt): ten wake-ups a second
+        of every idle follower. So the socket is waited on here, and psycopg then takes what came without waiting.
+        """
+        if await self._take():  # received meanwhile: psycopg keeps what came during other statements
+            return True
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        fd = self._conn.fileno()
+        loop.add_reader(fd, ready)
+        try:
+            await asyncio.wait_for(readable, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(fd)
+        return await self._take()
+
+    async def _take(self) -> bool:
         came = False
-        async for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+        async for _ in self._conn.notifies(timeout=0):
             came = True
-        await asyncio.sleep(0)
         return came
 
 

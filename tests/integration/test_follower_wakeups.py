@@ -110,3 +110,31 @@ async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_ga
 async def _until(check: Any) -> None:
     while not check():
         await asyncio.sleep(0.01)
+
+
+async def test_a_wakeup_returns_on_a_notify_on_its_timeout_and_for_one_received_meanwhile(store: str) -> None:
+    """``Wakeup.wait`` waits on the socket itself (psycopg's wait looks up every 0.1 s): a NOTIFY ends the wait
+    long before its timeout, none lets it run out, and one that arrived during another statement on the
+    connection is found at once."""
+    async with app_connection(store) as listener, app_connection(store) as other:
+        wakeup = await ledger.Wakeup.listen(listener)
+        loop = asyncio.get_running_loop()
+
+        started = loop.time()
+        assert not await wakeup.wait(0.3)
+        assert loop.time() - started >= 0.29
+
+        waiting = asyncio.create_task(wakeup.wait(60))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        started = loop.time()
+        await other.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        assert await asyncio.wait_for(waiting, 30)
+        assert loop.time() - started < 30
+
+        # A session's own notification comes back to it as its statement ends: psycopg keeps it for notifies().
+        await listener.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        started = loop.time()
+        assert await wakeup.wait(60)
+        assert loop.time() - started < 30
+        assert not await wakeup.wait(0.05)  # each notification counts once
