@@ -149,6 +149,6 @@ def create_app(dist: Path, api_url: str) -> Starlette:
 
 
 def serve(dist: Path, api_url: str, host: str, port: int) -> None:
-    import uvicorn
+    from paygate import serving
 
-    uvicorn.run(create_app(dist, api_url), host=host, port=port, log_level="warning", access_log=False)
+    serving.run(create_app(dist, api_url), host=host, port=port, log_level="warning", access_log=False)

@@ -7,11 +7,11 @@ import signal
 import threading
 from functools import partial
 
-import uvicorn
 import uvloop
 
 from api.logging import configure
 from ledger import vault
+from paygate import serving
 from paygate.database import apply_schema, make_pool
 from paygate.protocol import BoundedHttpToolsProtocol
 from paygate.settings import Settings
@@ -49,7 +49,7 @@ def api(settings: Settings, database_url: str, redis_url: str) -> None:
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paygate-metrics-")
-    uvicorn.run(
+    serving.run(
         "paygate.asgi:app",
         host="0.0.0.0",  # noqa: S104 -- a server: reachable from outside its container
         port=settings.port,
