@@ -77,13 +77,12 @@ def canonical_text(
     each document twice."""
     head = (position, event_id, stream_id, stream_version, type, recorded_at)
     if orjson is not None:
-        try:
+        try:  # refused either way: nesting past orjson's depths (1,024 to read, 255 to write)
             doc = _document(*head, orjson.loads(data), orjson.loads(metadata))
-        except orjson.JSONDecodeError:
-            pass
-        else:
             if not has_float(doc):
                 return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            pass
     return dumps(_document(*head, json.loads(data), json.loads(metadata)))
 
 

@@ -59,6 +59,16 @@ def test_an_event_given_as_text_has_the_canonical_bytes_of_its_parsed_self(
     assert spec.canonical_text(**(event | text)) == spec.canonical(**event)
 
 
+def test_an_event_nested_past_orjsons_depth_has_the_canonical_bytes_too() -> None:
+    """orjson reads 300 levels but will not write past 255: the standard library's bytes, not an error."""
+    deep: Any = [1]
+    for _ in range(300):
+        deep = {"a": deep}
+    event = {"position": 1, "event_id": "e", "stream_id": "s", "stream_version": 1, "type": "t", "recorded_at": "r"}
+    text = json.dumps(deep)
+    assert spec.canonical_text(**event, data=text, metadata="{}") == spec.canonical(**event, data=deep, metadata={})
+
+
 class Ratio(float):
     """A float by subclass, as a library might hand one over."""
 
