@@ -5,7 +5,6 @@ its own walk in commit order. A superuser can change, delete or insert rows behi
 as the first chain_seq whose recomputed link differs from the chain recorded when the event was fresh.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +28,15 @@ class Finding:
 
 def _bytes_of(row: tuple[Any, ...]) -> bytes:
     position, event_id, stream_id, version, type_, data, metadata, recorded_at = row
-    return spec.canonical(
+    return spec.canonical_text(
         position=position,
         event_id=event_id,
         stream_id=stream_id,
         stream_version=version,
         type=type_,
         recorded_at=recorded_at,
-        data=json.loads(data),
-        metadata=json.loads(metadata),
+        data=data,
+        metadata=metadata,
     )
 
 

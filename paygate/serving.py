@@ -44,11 +44,10 @@ class Server(uvicorn.Server):
 def run(app: Any, **options: Any) -> None:
     """``uvicorn.run(app, **options)`` for one process, on this module's server. (Several processes,
     ``workers`` > 1, are uvicorn's own: each of them makes its own server.)"""
-    config = uvicorn.Config(app, **options)
-    if config.workers > 1:
+    if (options.get("workers") or 1) > 1:  # as uvicorn.Config counts them
         uvicorn.run(app, **options)
         return
-    server = Server(config)
+    server = Server(uvicorn.Config(app, **options))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:
