@@ -25,6 +25,9 @@ void stop(const char *name) { CALLGRIND_DUMP_STATS_AT(name); CALLGRIND_STOP_INST
 """
 HEADER = Path("/usr/include/valgrind/callgrind.h")
 LEVERS = Path(__file__).resolve().parent / "levers.py"
+#: Where every measured child runs, as the gateways the benchmarks start do: the data folder (``.data``, with the
+#: server key that opens merchants' webhook secrets) is the project's, wherever the benchmark was started from.
+ROOT = LEVERS.parents[1]
 #: Events per batch of the followers measured (``count_followers``): about what a live batch holds under load.
 FOLLOWER_BATCH = 100
 
@@ -120,23 +123,117 @@ def count_worker(admin_url: str, n: int) -> dict[str, float]:
     return figures
 
 
+def count_server(database_url: str, redis_url: str, n: int) -> dict[str, float]:
+    """Instructions per request of each hot route counted in the API's whole process: uvicorn's protocol, the
+    event loop and the app, ``n`` requests each, one after another on one kept-alive connection from this
+    process (``levers.py sinstr``). The difference from ``count`` is what serving a request costs beyond the app."""
+    import base64
+    import http.client
+    import socket
+
+    import orjson
+
+    from paygate.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="paygate-sinstr-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    library = _meter_library(work)
+    heard, said = os.pipe()
+    child = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}",
+         sys.executable, str(LEVERS), "sinstr", "--child", database_url, redis_url, library, str(port),
+         str(said)],
+        env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, pass_fds=(said,),
+    )  # fmt: skip
+    os.close(said)
+    told = os.fdopen(heard, "rb")
+
+    def tell(line: bytes) -> None:
+        assert child.stdin is not None
+        child.stdin.write(line)
+        child.stdin.flush()
+
+    try:
+        assert told.readline() == b"serving\n", "the measured server did not start"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        settings = Settings(database_url=database_url, redis_url=redis_url, test_mode=True, _env_file=None)  # type: ignore[call-arg]
+        auth = "Basic " + base64.b64encode(f"{settings.test_api_key}:{settings.test_api_secret}".encode()).decode()
+
+        def call(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+            data = orjson.dumps(body) if body is not None else None
+            conn.request(method, path, data, {"authorization": auth, "content-type": "application/json"})
+            answer = conn.getresponse()
+            text = answer.read()
+            assert answer.status in (200, 201), text
+            return dict(orjson.loads(text))
+
+        def order() -> str:
+            return str(call("POST", "/api/v1/orders", {"amount": 50000, "currency": "INR"})["id"])
+
+        def pay(order_id: str) -> str:
+            body = {"order_id": order_id, "method": "upi", "vpa": "bench@okbank"}
+            return str(call("POST", "/api/v1/payments", body)["id"])
+
+        for _ in range(100):  # warm-up: statement caches, prepared statements
+            call("GET", f"/api/v1/payments/{pay(order())}")
+        orders = [order() for _ in range(n)]
+        pays = [pay(order()) for _ in range(n)]
+        steps = {
+            "POST /orders": lambda i: order(),
+            "POST /payments": lambda i: pay(orders[i]),
+            "GET /payments/{id}": lambda i: call("GET", f"/api/v1/payments/{pays[i]}"),
+        }
+        for step in steps.values():
+            tell(b"start\n")
+            assert told.readline() == b"counting\n"
+            for i in range(n):
+                step(i)
+            tell(b"stop\n")
+            assert told.readline() == b"counted\n"
+        conn.close()
+        child.terminate()
+        child.wait(timeout=600)
+        totals = _dumps(work)
+        return {name: totals[f"server {i}"] / n for i, name in enumerate(steps)}
+    finally:
+        told.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _meter_library(work: Path) -> str:
+    (work / "meter.c").write_text(SOURCE)
+    library = str(work / "meter.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", library, str(work / "meter.c")], check=True)
+    return library
+
+
+def _dumps(work: Path) -> dict[str, int]:
+    """Each callgrind dump's name (its trigger's) and instructions."""
+    figures = {}
+    for dump in sorted(work.glob("out.*"), key=lambda f: int(f.suffix[1:])):
+        lines = dump.read_text().splitlines()
+        name = next(ln.split("Client Request: ", 1)[1] for ln in lines if ln.startswith("desc: Trigger: "))
+        figures[name] = int(next(ln.split()[1] for ln in lines if ln.startswith("summary: ")))
+    return figures
+
+
 def run_child(child: list[str], *after: str) -> dict[str, int]:
     """Each dump's name and instructions, of ``levers.py *child LIBRARY *after`` run under callgrind."""
     work = Path(tempfile.mkdtemp(prefix="paygate-instr-"))
     try:
-        (work / "meter.c").write_text(SOURCE)
-        library = str(work / "meter.so")
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", library, str(work / "meter.c")], check=True)
+        library = _meter_library(work)
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}",
              sys.executable, str(LEVERS), *child, library, *after],
-            env={**os.environ, "PYTHONHASHSEED": "0"}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        figures = {}
-        for dump in sorted(work.glob("out.*"), key=lambda f: int(f.suffix[1:])):
-            lines = dump.read_text().splitlines()
-            name = next(ln.split("Client Request: ", 1)[1] for ln in lines if ln.startswith("desc: Trigger: "))
-            figures[name] = int(next(ln.split()[1] for ln in lines if ln.startswith("summary: ")))
-        return figures
+        return _dumps(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py instr [N]                  the same three routes (hot routes on) under callgrind:
                                                       instructions per request of the app's process, nearly the
                                                       same from run to run (bench/instructions.py)
+    python bench/levers.py sinstr [N]                 the same three routes, through uvicorn on one kept-alive
+                                                      connection, under callgrind: instructions per request of
+                                                      the API's whole process, server and event loop included
     python bench/levers.py finstr [N | DATABASE_URL]  the projector's two followers (projection runner, chainer)
                                                       under callgrind: instructions per event of each, over
                                                       the log a burst of N end-to-end payments made (300), or
@@ -215,6 +218,72 @@ def instr(args: list[str]) -> None:
             print(f"{name}: {figure:,.0f} instructions per request (n={n})")
 
 
+def sinstr(args: list[str]) -> None:
+    """``sinstr [N]``: the hot routes' instructions per request of the API's whole process, server included
+    (bench/instructions.py ``count_server``); ``--child``: that process itself, run by callgrind."""
+    if args[:1] == ["--child"]:
+        serve_counted(args[1], args[2], args[3], int(args[4]), int(args[5]))
+        return
+    import instructions
+
+    n = int(args[0]) if args else 300
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+    with core.fresh_database(PG, "levers") as db:
+        for name, figure in instructions.count_server(db, "redis://127.0.0.1:6379/15", n).items():
+            print(f"{name}: {figure:,.0f} instructions per request, server included (n={n})")
+
+
+def serve_counted(db: str, rd: str, library: str, port: int, said: int) -> None:
+    """The API as ``paygate api`` serves it (uvicorn, uvloop, the bounded protocol, the app's lifespan), its
+    instructions counted between a ``start`` and a ``stop`` line on stdin; each step is acknowledged on the file
+    descriptor ``said``."""
+    from functools import partial
+
+    import uvicorn
+    from instructions import Meter
+
+    from api.logging import configure
+    from api.main import create_app
+    from paygate.database import make_pool
+    from paygate.protocol import BoundedHttpToolsProtocol
+    from paygate.serving import Server
+    from paygate.settings import Settings
+
+    settings = Settings(database_url=db, redis_url=rd, test_mode=True, _env_file=None)  # type: ignore[call-arg]
+    configure(settings.log_level)
+    app = create_app(settings, rd, partial(make_pool, settings, db))
+    # Kept-alive connections wait out the meter's slow start (callgrind instruments everything anew): not 5 s.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=BoundedHttpToolsProtocol,
+                            log_level="warning", log_config=None, access_log=False, timeout_keep_alive=600,
+                            server_header=False)  # fmt: skip  # as serving.run makes it
+    server = Server(config)
+
+    def control() -> None:
+        """Takes the lines; the meter itself is worked from the event loop's thread, as callgrind counts."""
+        meter, loop = Meter(library), None
+        while loop is None:
+            time.sleep(0.1)
+            loop = server._loop if server.started else None  # paygate.serving.Server's own
+        os.write(said, b"serving\n")
+
+        def start() -> None:
+            meter.start()
+            os.write(said, b"counting\n")
+
+        def stop(name: str) -> None:
+            meter.stop(name)
+            os.write(said, b"counted\n")
+
+        for i, line in enumerate(iter(sys.stdin.readline, "")):
+            if line == "start\n":
+                loop.call_soon_threadsafe(start)
+            else:
+                loop.call_soon_threadsafe(stop, f"server {i // 2}")
+
+    threading.Thread(target=control, daemon=True).start()
+    server.run()
+
+
 def finstr(args: list[str]) -> None:
     """``finstr [N]``: the projector process's two followers, the projection runner and the chainer, in
     instructions per event (bench/instructions.py), each over the log a burst of N end-to-end payments made
@@ -348,6 +417,11 @@ async def worker_alone(db: str, meter: Any) -> None:
     meter.stop(f"per webhook delivered {sum(len(message) for message in messages[1:])}")
     await courier.close()
     await runtime.close()
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        cur = await conn.execute("SELECT count(*) FROM webhook_logs WHERE status = 'success'")
+        delivered = (await cur.fetchone() or (0,))[0]
+    if delivered < len(deliveries):  # a failed attempt (a server key that opens no secret, say) is not a delivery
+        raise SystemExit(f"{delivered} of {len(deliveries)} deliveries made: the count is not of deliveries")
 
 
 def dinstr(args: list[str]) -> None:
@@ -765,6 +839,9 @@ def main() -> None:
     if what == "instr":
         instr(args)
         return
+    if what == "sinstr":
+        sinstr(args)
+        return
     if what == "finstr":
         finstr(args)
         return
@@ -838,6 +915,7 @@ def main() -> None:
                 print(f"{ROUTES[route]}: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
                 for name, used in f["after"].items():
                     print(f"  {name}: {(used - f['before'][name]) * 1000 / f['requests']:.3f} ms CPU per request")
+                print(f"  wrk (the client): {f['wrk_cpu_s'] * 1000 / f['requests']:.3f} ms CPU per request")
 
 
 def wakeup_cost_s() -> float:

@@ -14,9 +14,9 @@ Then, in order:
   clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
 - the instructions per event of the projector's two followers (the projection runner and the chainer) and of
   the dispatcher over the first events of that end-to-end log, the API's instructions per request of each hot
-  route, and the worker's per payment decided and per webhook delivered, in process under callgrind
-  (bench/instructions.py): nearly the same from run to run, where CPU time is not (skipped without valgrind and
-  gcc).
+  route (the app's in process, then the whole API process's with uvicorn serving one kept-alive connection),
+  and the worker's per payment decided and per webhook delivered, under callgrind (bench/instructions.py):
+  nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
 
 Runs against PostgreSQL on 127.0.0.1:5432 (fresh databases, dropped afterwards) and a Redis server of its own.
 Not a test: it asserts nothing and prints what it measures.
@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -173,11 +174,14 @@ def wrk(
     tail = ["--", mode, str(ids_file), KEY, SECRET]
     subprocess.run([*base[:1], "-d2s", *base[1:], *tail], capture_output=True, check=True, timeout=60)
     before = snapshot() if snapshot else None
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([*base[:1], f"-d{seconds}s", *base[1:], *tail], capture_output=True, text=True, check=True,
                          timeout=seconds + 60).stdout  # fmt: skip
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = snapshot() if snapshot else None
     figures = dict(json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")).split(" ", 1)[1]))
     figures["before"], figures["after"] = before, after
+    figures["wrk_cpu_s"] = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime  # the client's own CPU
     figures["rps"] = figures["requests"] / figures["duration_s"]
     return figures
 
@@ -273,13 +277,17 @@ def worker_figures(admin: str, n: int) -> dict[str, float] | None:
 
 
 def instruction_figures(admin: str, n: int, work: Path) -> dict[str, float] | None:
-    """The hot routes' instructions per request (bench/instructions.py), or None without valgrind and gcc."""
+    """The hot routes' instructions per request (bench/instructions.py): the app's in process, then the whole API
+    process's, served by uvicorn on one kept-alive connection (``, served``); None without valgrind and gcc."""
     import instructions
 
     if not n or not instructions.available():
         return None
     with fresh_database(admin, "instr") as db, own_redis(work) as rd:
-        return instructions.count(db, rd, n)
+        figures = instructions.count(db, rd, n)
+    with fresh_database(admin, "sinstr") as db, own_redis(work) as rd:
+        served = instructions.count_server(db, rd, n)
+    return figures | {f"{route}, served": figure for route, figure in served.items()}
 
 
 def report(
@@ -310,7 +318,8 @@ def report(
             rows.append((f"{name} failures", f"{f['non2xx']} non-2xx, {f['errors']} errors", "0", "-"))
     rows.append(("POST /api/v1/payments CPU per request", f"{api['pay']['cpu_ms']:.2f} ms", "(all processes)", "-"))
     for route, figure in (instr or {}).items():
-        rows.append((f"{route} instructions per request", f"{figure:,.0f}", "(API, in process)", "-"))
+        where = "(API process, uvicorn and all)" if route.endswith(", served") else "(API, in process)"
+        rows.append((f"{route} instructions per request", f"{figure:,.0f}", where, "-"))
     if instr is None:
         rows.append(("API instructions per request", "not measured", "(needs valgrind, gcc)", "-"))
     ratio = app / raw
