@@ -43,7 +43,9 @@ class Server(uvicorn.Server):
 
 def run(app: Any, **options: Any) -> None:
     """``uvicorn.run(app, **options)`` for one process, on this module's server. (Several processes,
-    ``workers`` > 1, are uvicorn's own: each of them makes its own server.)"""
+    ``workers`` > 1, are uvicorn's own: each of them makes its own server.) No ``server`` header unless asked:
+    what software answers is nobody's business, and a header less is a little less to write every response."""
+    options.setdefault("server_header", False)
     if (options.get("workers") or 1) > 1:  # as uvicorn.Config counts them
         uvicorn.run(app, **options)
         return

@@ -1,5 +1,5 @@
-"""The servers' quiet main loop (paygate.serving): it answers, refreshes the date header, and a SIGTERM or
-SIGINT stops it at once however long its tick, in a real process of its own."""
+"""The servers' quiet main loop (paygate.serving): it answers (without a server header), refreshes the date header,
+and a SIGTERM or SIGINT stops it at once however long its tick, in a real process of its own."""
 
 import signal
 import subprocess
@@ -65,6 +65,16 @@ def test_the_date_header_moves_on_with_each_tick() -> None:
         while httpx.get(url).headers["date"] == first:  # the header changes once a second, at a tick
             assert time.monotonic() < deadline, "the date header never changed"
             time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_no_server_header_tells_what_software_answers() -> None:
+    proc, url = started(tick_s=600)
+    try:
+        headers = httpx.get(url).headers
+        assert "date" in headers and "server" not in headers
     finally:
         proc.terminate()
         proc.wait(30)
