@@ -127,24 +127,48 @@ def count_server(database_url: str, redis_url: str, n: int) -> dict[str, float]:
     """Instructions per request of each hot route counted in the API's whole process: uvicorn's protocol, the
     event loop and the app, ``n`` requests each, one after another on one kept-alive connection from this
     process (``levers.py sinstr``). The difference from ``count`` is what serving a request costs beyond the app."""
+    work = Path(tempfile.mkdtemp(prefix="paygate-sinstr-"))
+    try:
+        steps = _serve(database_url, redis_url, n, work, counted=True)
+        totals = _dumps(work)
+        return {name: totals[f"server {i}"] / n for i, name in enumerate(steps)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def serve_cpu(database_url: str, redis_url: str, n: int) -> dict[str, tuple[float, float]]:
+    """The same requests, served live (no callgrind): each hot route's user and system CPU seconds per request
+    in the API's process (``levers.py served``). One client, one request at a time: no other process competes
+    with it for the CPU, so the figures move less than under wrk's load."""
+    work = Path(tempfile.mkdtemp(prefix="paygate-served-"))
+    try:
+        return _serve(database_url, redis_url, n, work, counted=False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _serve(database_url: str, redis_url: str, n: int, work: Path, *, counted: bool) -> dict[str, tuple[float, float]]:
+    """``levers.py sinstr --child`` serving the API, under callgrind if ``counted``; ``n`` requests of each hot
+    route sent to it, and for each route its (user, system) CPU seconds per request (of the process callgrind
+    runs in when counted: read the counts from ``work``'s dumps instead)."""
     import base64
     import http.client
     import socket
 
     import orjson
+    import psutil
 
     from paygate.settings import Settings
 
-    work = Path(tempfile.mkdtemp(prefix="paygate-sinstr-"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     library = _meter_library(work)
     heard, said = os.pipe()
+    meter = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}"]
     child = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / 'out'}",
-         sys.executable, str(LEVERS), "sinstr", "--child", database_url, redis_url, library, str(port),
-         str(said)],
+        [*(meter if counted else []), sys.executable, str(LEVERS), "sinstr", "--child", database_url, redis_url,
+         library, str(port), str(said)],
         env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, pass_fds=(said,),
     )  # fmt: skip
@@ -186,24 +210,26 @@ def count_server(database_url: str, redis_url: str, n: int) -> dict[str, float]:
             "POST /payments": lambda i: pay(orders[i]),
             "GET /payments/{id}": lambda i: call("GET", f"/api/v1/payments/{pays[i]}"),
         }
-        for step in steps.values():
+        process, figures = psutil.Process(child.pid), {}
+        for name, step in steps.items():
             tell(b"start\n")
             assert told.readline() == b"counting\n"
+            before = process.cpu_times()
             for i in range(n):
                 step(i)
+            after = process.cpu_times()
             tell(b"stop\n")
             assert told.readline() == b"counted\n"
+            figures[name] = ((after.user - before.user) / n, (after.system - before.system) / n)
         conn.close()
         child.terminate()
         child.wait(timeout=600)
-        totals = _dumps(work)
-        return {name: totals[f"server {i}"] / n for i, name in enumerate(steps)}
+        return figures
     finally:
         told.close()
         if child.poll() is None:
             child.kill()
             child.wait()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _meter_library(work: Path) -> str:

@@ -34,6 +34,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py sinstr [N]                 the same three routes, through uvicorn on one kept-alive
                                                       connection, under callgrind: instructions per request of
                                                       the API's whole process, server and event loop included
+    python bench/levers.py served [N]                 the same, live, one request at a time (default 3,000 of
+                                                      each): user and system CPU per request of the API's
+                                                      process, three rounds
     python bench/levers.py finstr [N | DATABASE_URL]  the projector's two followers (projection runner, chainer)
                                                       under callgrind: instructions per event of each, over
                                                       the log a burst of N end-to-end payments made (300), or
@@ -231,6 +234,20 @@ def sinstr(args: list[str]) -> None:
     with core.fresh_database(PG, "levers") as db:
         for name, figure in instructions.count_server(db, "redis://127.0.0.1:6379/15", n).items():
             print(f"{name}: {figure:,.0f} instructions per request, server included (n={n})")
+
+
+def served(args: list[str]) -> None:
+    """``served [N]``: the API as ``sinstr`` serves it, live, one request at a time: user and system CPU per
+    request of its process, three rounds (bench/instructions.py ``serve_cpu``)."""
+    import instructions
+
+    n = int(args[0]) if args else 3000
+    for _ in range(3):
+        redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+        with core.fresh_database(PG, "levers") as db:
+            figures = instructions.serve_cpu(db, "redis://127.0.0.1:6379/15", n)
+        print(", ".join(f"{name} {user * 1e6:.0f} + {system * 1e6:.0f} us" for name, (user, system) in figures.items())
+              + f" of user + system CPU per request (n={n})")  # fmt: skip
 
 
 def serve_counted(db: str, rd: str, library: str, port: int, said: int) -> None:
@@ -841,6 +858,9 @@ def main() -> None:
         return
     if what == "sinstr":
         sinstr(args)
+        return
+    if what == "served":
+        served(args)
         return
     if what == "finstr":
         finstr(args)
