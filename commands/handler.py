@@ -12,6 +12,7 @@ import psycopg
 
 import ledger
 from commands.catalog import CODEC
+from commands.records import quick
 
 #: What the database makes up at the append, on events not appended yet (inline projections never read it).
 _PLACEHOLDER_AT = datetime.min.replace(tzinfo=UTC)
@@ -183,6 +184,7 @@ class Session:
         return await self.project.riding(_pending(stream_id, new, expected_version))
 
 
+@quick
 @dataclass(frozen=True)
 class Saving:
     """One stream's part of ``Session.save_batch``: decided events, the version they were decided at, and the

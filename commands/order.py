@@ -5,6 +5,7 @@ from typing import Any, assert_never
 
 from commands.currencies import CODES
 from commands.errors import ValidationFailed
+from commands.records import quick
 
 #: Smallest order amount in paise (SPEC.md).
 MIN_AMOUNT = 100
@@ -19,6 +20,7 @@ DEFAULT_MAX_ORDER_AMOUNT = 10_000_000_000
 # ---------------------------------------------------------------- commands
 
 
+@quick
 @dataclass(frozen=True)
 class CreateOrder:
     order_id: str
@@ -32,6 +34,7 @@ class CreateOrder:
     max_amount: int = DEFAULT_MAX_ORDER_AMOUNT
 
 
+@quick
 @dataclass(frozen=True)
 class MarkOrderPaid:
     payment_id: str
@@ -43,6 +46,7 @@ Command = CreateOrder | MarkOrderPaid
 # ---------------------------------------------------------------- events
 
 
+@quick
 @dataclass(frozen=True)
 class OrderCreated:
     TYPE = "order.created.v1"
@@ -55,6 +59,7 @@ class OrderCreated:
     created_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class OrderPaid:
     TYPE = "order.paid.v1"
@@ -68,11 +73,13 @@ Event = OrderCreated | OrderPaid
 # ---------------------------------------------------------------- states
 
 
+@quick
 @dataclass(frozen=True)
 class NoOrder:
     pass
 
 
+@quick
 @dataclass(frozen=True)
 class Order:
     order_id: str

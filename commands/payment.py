@@ -14,12 +14,14 @@ from commands.errors import (
     ValidationFailed,
 )
 from commands.instruments import CardDetails, check_card, check_vpa
+from commands.records import quick
 
 METHODS = ("upi", "card")
 
 # ---------------------------------------------------------------- commands
 
 
+@quick
 @dataclass(frozen=True)
 class OrderSnapshot:
     """What a payment needs to know of its order, loaded by the handler."""
@@ -30,6 +32,7 @@ class OrderSnapshot:
     paid: bool
 
 
+@quick
 @dataclass(frozen=True)
 class CreatePayment:
     payment_id: str
@@ -43,6 +46,7 @@ class CreatePayment:
     card: CardDetails | None = None
 
 
+@quick
 @dataclass(frozen=True)
 class DecidePayment:
     """The processor's verdict; ``error_description`` set means failure."""
@@ -51,6 +55,7 @@ class DecidePayment:
     error_description: str | None = None
 
 
+@quick
 @dataclass(frozen=True)
 class CapturePayment:
     """Capture a successful payment, in full; ``currency`` None means the payment's own."""
@@ -66,6 +71,7 @@ Command = CreatePayment | DecidePayment | CapturePayment | refund.RequestRefund 
 # ---------------------------------------------------------------- events
 
 
+@quick
 @dataclass(frozen=True)
 class PaymentCreated:
     TYPE = "payment.created.v1"
@@ -81,6 +87,7 @@ class PaymentCreated:
     created_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class PaymentSucceeded:
     TYPE = "payment.succeeded.v1"
@@ -92,6 +99,7 @@ class PaymentSucceeded:
     decided_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class PaymentFailed:
     TYPE = "payment.failed.v1"
@@ -103,6 +111,7 @@ class PaymentFailed:
     decided_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class PaymentCaptured:
     TYPE = "payment.captured.v1"
@@ -124,11 +133,13 @@ Event = (
 # ---------------------------------------------------------------- states
 
 
+@quick
 @dataclass(frozen=True)
 class NoPayment:
     pass
 
 
+@quick
 @dataclass(frozen=True)
 class PendingPayment:
     payment_id: str
@@ -139,6 +150,7 @@ class PendingPayment:
     method: str
 
 
+@quick
 @dataclass(frozen=True)
 class SucceededPayment:
     payment: PendingPayment
@@ -146,6 +158,7 @@ class SucceededPayment:
     refunds: refund.Refunds = ()
 
 
+@quick
 @dataclass(frozen=True)
 class FailedPayment:
     payment: PendingPayment

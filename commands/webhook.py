@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from commands.errors import InvalidTransition
+from commands.records import quick
 
 #: The default subscription of a merchant that never chose its events.
 DEFAULT_EVENTS = (
@@ -38,6 +39,7 @@ RETRY_INTERVALS_TEST_S = (5, 10, 15, 20)
 # ---------------------------------------------------------------- commands
 
 
+@quick
 @dataclass(frozen=True)
 class ScheduleWebhook:
     """Owe ``merchant_id`` one delivery of ``body`` (the exact bytes every attempt sends)."""
@@ -50,6 +52,7 @@ class ScheduleWebhook:
     source_event_id: str | None = None
 
 
+@quick
 @dataclass(frozen=True)
 class RecordAttempt:
     """What one POST got: a status code (None when no response came) and a bounded excerpt of the answer."""
@@ -63,6 +66,7 @@ class RecordAttempt:
     retry_intervals_s: tuple[int, ...] = RETRY_INTERVALS_S
 
 
+@quick
 @dataclass(frozen=True)
 class StartAttempt:
     """Mark the next attempt in flight just before its POST. While one started less than ``in_flight_s`` ago
@@ -73,6 +77,7 @@ class StartAttempt:
     in_flight_s: float
 
 
+@quick
 @dataclass(frozen=True)
 class RequestRetry:
     occurred_at: str
@@ -83,6 +88,7 @@ Command = ScheduleWebhook | StartAttempt | RecordAttempt | RequestRetry
 # ---------------------------------------------------------------- events
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookScheduled:
     TYPE = "webhook.scheduled.v1"
@@ -94,6 +100,7 @@ class WebhookScheduled:
     scheduled_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookAttemptStarted:
     TYPE = "webhook.attempt_started.v1"
@@ -102,6 +109,7 @@ class WebhookAttemptStarted:
     started_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookAttempted:
     TYPE = "webhook.attempted.v1"
@@ -115,6 +123,7 @@ class WebhookAttempted:
     next_retry_at: str | None
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookDelivered:
     TYPE = "webhook.delivered.v1"
@@ -123,6 +132,7 @@ class WebhookDelivered:
     delivered_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookFailed:
     TYPE = "webhook.failed.v1"
@@ -131,6 +141,7 @@ class WebhookFailed:
     failed_at: str
 
 
+@quick
 @dataclass(frozen=True)
 class WebhookRetryRequested:
     TYPE = "webhook.retry_requested.v1"
@@ -150,6 +161,7 @@ Event = (
 # ---------------------------------------------------------------- states
 
 
+@quick
 @dataclass(frozen=True)
 class Delivery:
     """What never changes about a delivery."""
@@ -160,11 +172,13 @@ class Delivery:
     body: str
 
 
+@quick
 @dataclass(frozen=True)
 class NoDelivery:
     pass
 
 
+@quick
 @dataclass(frozen=True)
 class Pending:
     delivery: Delivery
@@ -174,12 +188,14 @@ class Pending:
     started_at: str | None = None
 
 
+@quick
 @dataclass(frozen=True)
 class Delivered:
     delivery: Delivery
     attempts: int
 
 
+@quick
 @dataclass(frozen=True)
 class Failed:
     delivery: Delivery

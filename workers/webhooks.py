@@ -24,6 +24,7 @@ import structlog
 from commands import targets, webhook
 from commands.errors import InvalidTransition
 from commands.handler import Saving
+from commands.records import quick
 from projections import webhook_logs
 from projections.timefmt import micro as stamp
 from workers import http, metrics, signing
@@ -48,6 +49,7 @@ def retry_intervals(settings: Any) -> tuple[int, ...]:
     return webhook.RETRY_INTERVALS_TEST_S if settings.webhook_retry_intervals_test else webhook.RETRY_INTERVALS_S
 
 
+@quick
 @dataclass(frozen=True)
 class Outcome:
     """What one POST got."""
