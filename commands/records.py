@@ -3,7 +3,7 @@ decision and delivery.
 
 A frozen dataclass's own ``__init__`` sets each field through ``object.__setattr__``, a lookup and a call of
 some 300 instructions a field, since its ``__setattr__`` refuses. ``quick`` gives the class an ``__init__`` of the
-same signature that puts all the fields into the instance's ``__dict__`` at once. The instance is the same
+same parameters and defaults that puts all the fields into the instance's ``__dict__`` at once. The instance is the same
 (equal, hashed and printed alike), and it is still frozen: assigning a field afterwards raises
 ``FrozenInstanceError`` as before, since that goes through the class's ``__setattr__``.
 """
