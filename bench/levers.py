@@ -256,31 +256,27 @@ def serve_counted(db: str, rd: str, library: str, port: int, said: int) -> None:
     descriptor ``said``."""
     from functools import partial
 
-    import uvicorn
     from instructions import Meter
 
     from api.logging import configure
     from api.main import create_app
+    from paygate import serving
     from paygate.database import make_pool
-    from paygate.protocol import BoundedHttpToolsProtocol
-    from paygate.serving import Server
+    from paygate.processes import API_SERVING
     from paygate.settings import Settings
 
     settings = Settings(database_url=db, redis_url=rd, test_mode=True, _env_file=None)  # type: ignore[call-arg]
     configure(settings.log_level)
     app = create_app(settings, rd, partial(make_pool, settings, db))
     # Kept-alive connections wait out the meter's slow start (callgrind instruments everything anew): not 5 s.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=BoundedHttpToolsProtocol,
-                            log_level="warning", log_config=None, access_log=False, timeout_keep_alive=600,
-                            server_header=False)  # fmt: skip  # as serving.run makes it
-    server = Server(config)
+    server = serving.Server(serving.config(app, host="127.0.0.1", port=port, timeout_keep_alive=600, **API_SERVING))
 
     def control() -> None:
         """Takes the lines; the meter itself is worked from the event loop's thread, as callgrind counts."""
         meter, loop = Meter(library), None
         while loop is None:
             time.sleep(0.1)
-            loop = server._loop if server.started else None  # paygate.serving.Server's own
+            loop = server.loop if server.started else None
         os.write(said, b"serving\n")
 
         def start() -> None:

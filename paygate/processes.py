@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 from functools import partial
+from typing import Any
 
 import uvloop
 
@@ -38,6 +39,17 @@ def install_vault(settings: Settings) -> None:
     vault.install(vault.load_server_key(settings.signing_key, settings.data_dir, production=settings.production))
 
 
+#: How the API is served, whatever its host, port and process count (``bench/levers.py`` serves it so to count it).
+API_SERVING: dict[str, Any] = {
+    "log_level": "warning",
+    "log_config": None,  # uvicorn's lines go through our JSON logging (api.logging.configure)
+    "access_log": False,
+    "loop": "uvloop",
+    "http": BoundedHttpToolsProtocol,  # httptools, with request heads capped (431)
+    "backlog": 4096,
+}
+
+
 def api(settings: Settings, database_url: str, redis_url: str) -> None:
     configure(settings.log_level)
     install_vault(settings)  # fail here, before uvicorn starts, on a missing or default production key
@@ -54,14 +66,9 @@ def api(settings: Settings, database_url: str, redis_url: str) -> None:
         host="0.0.0.0",  # noqa: S104 -- a server: reachable from outside its container
         port=settings.port,
         workers=settings.api_workers,
-        log_level="warning",
-        log_config=None,  # uvicorn's lines go through our JSON logging (api.logging.configure)
-        access_log=False,
         # SIGTERM: stop accepting, let requests in flight finish (at most this long), then exit.
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
-        loop="uvloop",
-        http=BoundedHttpToolsProtocol,  # httptools, with request heads capped (431)
-        backlog=4096,
+        **API_SERVING,
     )
 
 

@@ -35,21 +35,34 @@ class Server(uvicorn.Server):
                 await asyncio.wait_for(self._stopping.wait(), TICK_S)
             should_exit = await self.on_tick(counter)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop it serves on, once serving."""
+        return self._loop
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)  # a signal handler: never touch the loop directly
 
 
+#: What every server here gets unless told otherwise: no ``server`` header (what software answers is nobody's
+#: business, and a header less is a little less to write every response).
+DEFAULTS: dict[str, Any] = {"server_header": False}
+
+
+def config(app: Any, **options: Any) -> uvicorn.Config:
+    """``uvicorn.Config(app, **options)``, with ``DEFAULTS`` where ``options`` say nothing."""
+    return uvicorn.Config(app, **(DEFAULTS | options))
+
+
 def run(app: Any, **options: Any) -> None:
-    """``uvicorn.run(app, **options)`` for one process, on this module's server. (Several processes,
-    ``workers`` > 1, are uvicorn's own: each of them makes its own server.) No ``server`` header unless asked:
-    what software answers is nobody's business, and a header less is a little less to write every response."""
-    options.setdefault("server_header", False)
+    """``uvicorn.run(app, **options)`` for one process, on this module's server, with ``DEFAULTS``. (Several
+    processes, ``workers`` > 1, are uvicorn's own: each of them makes its own server.)"""
     if (options.get("workers") or 1) > 1:  # as uvicorn.Config counts them
-        uvicorn.run(app, **options)
+        uvicorn.run(app, **(DEFAULTS | options))
         return
-    server = Server(uvicorn.Config(app, **options))
+    server = Server(config(app, **options))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:
