@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 import ledger
 from commands.errors import Conflict, DomainError, ValidationFailed
+from ledger import statements
 
 log = structlog.get_logger(__name__)
 
@@ -229,14 +230,15 @@ async def _lock(conn: psycopg.AsyncConnection[Any], merchant_id: str, key: str, 
 
 async def find(conn: psycopg.AsyncConnection[Any], merchant_id: str, key: str, now: datetime) -> Stored | None:
     """The answer stored for (merchant, key), unless it expired by ``now``."""
-    cur = await conn.execute(
+    rows = await statements.fetch(
+        conn,
         """SELECT request_method, request_path, request_hash, response_status, response_body
            FROM idempotency_keys WHERE merchant_id = %s AND key = %s AND expires_at > %s""",
         (merchant_id, key, now),
     )
-    row = await cur.fetchone()
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     return Stored(Fingerprint(row[0], row[1], row[2]), row[3], bytes(row[4]))
 
 

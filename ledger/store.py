@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
-from ledger import arrays, jsontext, wakeups
+from ledger import arrays, jsontext, statements, wakeups
 from ledger.errors import ConcurrencyConflict
 
 
@@ -179,8 +179,8 @@ async def append(
         params += extra
     APPENDED.set(True)
     text = _append_sql(len(events), expected_version == 0, tuple(t for t, _ in also), guard is not None)
-    cur = await conn.execute(text, params)
-    stored = {version: (position, tx_id, at) for version, position, tx_id, at in await cur.fetchall()}
+    rows = await statements.fetch(conn, text, params)
+    stored = {version: (position, tx_id, at) for version, position, tx_id, at in rows}
     if not stored:
         raise ConcurrencyConflict(stream_id, expected_version)
     wakeups.appended(conn)
@@ -267,8 +267,8 @@ async def append_batch(
         params += extra
     APPENDED.set(True)
     ctes = "".join(f",\nalso{i} AS ({text})" for i, (text, _) in enumerate(also))
-    cur = await conn.execute(f"{_BATCH_SQL}{ctes}\nSELECT * FROM appended", params)
-    stored = {(stream, version): rest for stream, version, *rest in await cur.fetchall()}
+    appended = await statements.fetch(conn, f"{_BATCH_SQL}{ctes}\nSELECT * FROM appended", params)
+    stored = {(stream, version): rest for stream, version, *rest in appended}
     out: dict[str, list[Recorded]] = {}
     for a in batch:
         if (a.stream_id, a.expected_version + 1) not in stored:
@@ -285,29 +285,24 @@ async def append_batch(
 
 async def read_stream(conn: psycopg.AsyncConnection[Any], stream_id: str) -> list[Recorded]:
     """Every event of one stream, oldest first; the stream's version is the last one's ``stream_version``."""
-    async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version", (stream_id,))
-        return await cur.fetchall()
+    query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version"
+    return await statements.fetch(conn, query, (stream_id,), make_recorded)
 
 
 async def read_event(conn: psycopg.AsyncConnection[Any], event_id: str) -> Recorded | None:
     """One event, by its id (None: no such event)."""
-    async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM events WHERE event_id = %s", (event_id,))
-        return await cur.fetchone()
+    query = f"SELECT {_COLUMNS} FROM events WHERE event_id = %s"
+    rows = await statements.fetch(conn, query, (event_id,), make_recorded)
+    return rows[0] if rows else None
 
 
 async def read_streams(conn: psycopg.AsyncConnection[Any], stream_ids: Sequence[str]) -> dict[str, list[Recorded]]:
     """Every event of each of ``stream_ids``, oldest first, in one statement (a stream never written: none)."""
-    async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(%s) ORDER BY stream_id, stream_version",
-            (arrays.encode("text", stream_ids),),
-        )
-        out: dict[str, list[Recorded]] = {s: [] for s in stream_ids}
-        for r in await cur.fetchall():
-            out[r.stream_id].append(r)
-        return out
+    query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY(%s) ORDER BY stream_id, stream_version"
+    out: dict[str, list[Recorded]] = {s: [] for s in stream_ids}
+    for r in await statements.fetch(conn, query, (arrays.encode("text", stream_ids),), make_recorded):
+        out[r.stream_id].append(r)
+    return out
 
 
 async def read_all(
@@ -325,9 +320,8 @@ async def read_all(
     params: list[Any] = [str(after.tx_id), after.position, limit]
     if types is not None:
         params[:0] = [arrays.encode("text", sorted(types))] * 2
-    async with conn.cursor(row_factory=recorded_rows) as cur:
-        await cur.execute(_AFTER.format(columns=_COLUMNS if types is None else _TYPED_COLUMNS), params)
-        return await cur.fetchall()
+    query = _AFTER.format(columns=_COLUMNS if types is None else _TYPED_COLUMNS)
+    return await statements.fetch(conn, query, params, make_recorded)
 
 
 async def read_all_text(conn: psycopg.AsyncConnection[Any], after: Cursor, limit: int = 500) -> list[tuple[Any, ...]]:

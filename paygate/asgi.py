@@ -11,4 +11,4 @@ _settings = get_settings()
 if _settings.database_url is None or _settings.redis_url is None:
     raise RuntimeError("paygate.asgi needs DATABASE_URL and REDIS_URL; `paygate api` sets them up for you")
 configure(_settings.log_level)
-app = create_app(_settings, _settings.redis_url, partial(make_pool, _settings, _settings.database_url))
+app = create_app(_settings, _settings.redis_url, partial(make_pool, _settings, _settings.database_url, lean=True))

@@ -62,9 +62,15 @@ async def _configure(conn: psycopg.AsyncConnection[Any], timeout_s: int) -> None
 
 
 def make_pool(
-    settings: Settings, conninfo: str, *, max_size: int | None = None, name: str = "paygate"
+    settings: Settings, conninfo: str, *, max_size: int | None = None, name: str = "paygate", lean: bool = False
 ) -> AsyncConnectionPool[Any]:
-    """An (unopened) pool of autocommit connections running as the application role."""
+    """An (unopened) pool of autocommit connections running as the application role.
+
+    ``lean`` (the API's): psycopg prepares nothing itself on them, and ``ledger.statements`` runs the hot
+    statements, prepared once a connection, without a cursor (psycopg's preparing would undo it: it deallocates
+    every prepared statement of a connection after a rollback). Elsewhere psycopg prepares what repeats, as ever:
+    the followers' batches run in pipeline mode, where a statement cannot be run the lean way.
+    """
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await _configure(conn, settings.idle_in_transaction_timeout_s)
@@ -78,7 +84,7 @@ def make_pool(
         open=False,
         configure=configure,
         name=name,
-        kwargs={"application_name": name},
+        kwargs={"application_name": name, **({"prepare_threshold": None} if lean else {})},
     )
     nudger = wakeups.Nudger(lambda: pool)
     return pool

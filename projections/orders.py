@@ -7,7 +7,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ledger import Recorded, arrays
-from projections import effects
+from projections import effects, reads
 
 NAME = "orders"
 #: The event types this projection reads (a replay hands it no others).
@@ -46,14 +46,7 @@ apply = effects.applier(changes, TYPES)
 
 async def get(conn: psycopg.AsyncConnection[Any], order_id: str, merchant_id: str | None) -> dict[str, Any] | None:
     """One order; with ``merchant_id``, only if it belongs to that merchant."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        if merchant_id is None:
-            await cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = %s", (order_id,))
-        else:
-            await cur.execute(
-                f"SELECT {_COLUMNS} FROM orders WHERE id = %s AND merchant_id = %s", (order_id, merchant_id)
-            )
-        return await cur.fetchone()
+    return await reads.by_id(conn, "orders", _COLUMNS, order_id, merchant_id)
 
 
 async def page(conn: psycopg.AsyncConnection[Any], merchant_id: str, *, count: int, skip: int) -> list[dict[str, Any]]:

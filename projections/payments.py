@@ -7,7 +7,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ledger import Recorded, arrays
-from projections import effects
+from projections import effects, reads
 
 NAME = "payments"
 #: The event types this projection reads (a replay hands it no others).
@@ -68,15 +68,7 @@ apply = effects.applier(changes, TYPES)
 
 async def get(conn: psycopg.AsyncConnection[Any], payment_id: str, merchant_id: str | None) -> dict[str, Any] | None:
     """One payment; with ``merchant_id``, only if it belongs to that merchant."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        if merchant_id is None:
-            await cur.execute(f"SELECT {_COLUMNS} FROM payments WHERE id = %s", (payment_id,))
-        else:
-            await cur.execute(
-                f"SELECT {_COLUMNS} FROM payments WHERE id = %s AND merchant_id = %s",
-                (payment_id, merchant_id),
-            )
-        return await cur.fetchone()
+    return await reads.by_id(conn, "payments", _COLUMNS, payment_id, merchant_id)
 
 
 async def page(

@@ -8,7 +8,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ledger import Recorded
-from projections import effects
+from projections import effects, reads
 
 NAME = "refunds"
 #: The event types this projection reads (a replay hands it no others).
@@ -49,14 +49,7 @@ apply = effects.applier(changes, TYPES)
 
 async def get(conn: psycopg.AsyncConnection[Any], refund_id: str, merchant_id: str | None) -> dict[str, Any] | None:
     """One refund; with ``merchant_id``, only if it belongs to that merchant."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        if merchant_id is None:
-            await cur.execute(f"SELECT {_COLUMNS} FROM refunds WHERE id = %s", (refund_id,))
-        else:
-            await cur.execute(
-                f"SELECT {_COLUMNS} FROM refunds WHERE id = %s AND merchant_id = %s", (refund_id, merchant_id)
-            )
-        return await cur.fetchone()
+    return await reads.by_id(conn, "refunds", _COLUMNS, refund_id, merchant_id)
 
 
 async def page(

@@ -16,6 +16,7 @@ import projections
 from commands import order
 from commands.errors import ValidationFailed
 from commands.handler import handle
+from ledger import statements
 from projections import effects
 
 ORDER_ROW = "INSERT INTO orders (id, merchant_id, amount, currency, status, created_at, updated_at) SELECT %s, %s, %s, 'INR', 'created', now(), now() WHERE {} ON CONFLICT (id) DO NOTHING"  # noqa: E501
@@ -59,13 +60,18 @@ async def test_creating_an_order_is_one_statement_outside_any_transaction(
     app_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[tuple[str, Any]] = []
-    real = app_conn.execute
+    real, real_fetch = app_conn.execute, statements.fetch
 
     async def execute(query: Any, params: Any = None, **kw: Any) -> Any:
         sent.append((str(query), app_conn.info.transaction_status))
         return await real(query, params, **kw)
 
+    async def fetch(conn: Any, query: str, params: Any, *rest: Any) -> Any:
+        sent.append((query, conn.info.transaction_status))
+        return await real_fetch(conn, query, params, *rest)
+
     monkeypatch.setattr(app_conn, "execute", execute)
+    monkeypatch.setattr(statements, "fetch", fetch)
     oid = f"order_{uuid.uuid4().hex[:14]}"
     command = order.CreateOrder(oid, str(uuid.uuid4()), 5000, "INR", "2026-12-03T10:00:00Z", notes={"k": "v"})
     (created,) = await handle(session_on(app_conn), order, order.stream_id(oid), command, new_stream=True)

@@ -43,8 +43,8 @@ def settings(store: str, private_redis: Callable[[], str]) -> Settings:
 async def clients(settings: Settings, served: list[str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     assert settings.database_url is not None
     out: dict[str, httpx.AsyncClient] = {}
-    apps = {hot: create_app(settings, settings.redis_url, partial(make_pool, settings, settings.database_url),
-                            hot_routes=hot) for hot in (True, False)}  # fmt: skip
+    pools = partial(make_pool, settings, settings.database_url, lean=True)
+    apps = {hot: create_app(settings, settings.redis_url, pools, hot_routes=hot) for hot in (True, False)}
     async with apps[True].router.lifespan_context(apps[True]), apps[False].router.lifespan_context(apps[False]):
         for hot, app in apps.items():
             transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))

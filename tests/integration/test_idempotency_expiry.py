@@ -63,7 +63,8 @@ def store_url(settings: Settings) -> str:
 
 @pytest.fixture
 async def client(settings: Settings, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, settings.redis_url, partial(make_pool, settings, store_url(settings)), clock=clock)
+    pools = partial(make_pool, settings, store_url(settings), lean=True)
+    app = create_app(settings, settings.redis_url, pools, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://paygate", headers=AUTH) as c:
