@@ -7,8 +7,6 @@ connection was lost after it sent an append cannot know whether its transaction 
 """
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -46,18 +44,49 @@ class Breaker:
             log.warning("database.down")
         self.failed_at = time.monotonic()
 
-    @asynccontextmanager
-    async def connection(self, pool: AsyncConnectionPool[Any]) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        asked_at = time.monotonic()
+    def connection(self, pool: AsyncConnectionPool[Any]) -> "Lease":
+        return Lease(self, pool)
+
+    def failed(self, exc: BaseException, asked_at: float) -> None:
+        """A request that asked for a connection at ``asked_at`` met ``exc``: an outage trips the breaker."""
+        saturated = isinstance(exc, PoolTimeout) and self.served_at > asked_at
+        if is_outage(exc) and not saturated:
+            self.trip()
+
+
+class Lease:
+    """A pooled connection for one request, through the breaker: the pool's ``connection()`` without its
+    generator frames and its ``commit()`` of a connection in autocommit, which has nothing to commit (a
+    transaction left open is rolled back by the pool when the connection comes back)."""
+
+    __slots__ = ("_asked_at", "_breaker", "_conn", "_pool")
+
+    def __init__(self, breaker: Breaker, pool: AsyncConnectionPool[Any]) -> None:
+        self._breaker = breaker
+        self._pool = pool
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        breaker = self._breaker
+        self._asked_at = time.monotonic()
         try:
-            async with pool.connection(timeout=self.down_wait_s if self.down else self.normal_wait_s) as conn:
-                self.served_at = time.monotonic()
-                yield conn
+            conn: psycopg.AsyncConnection[Any] = await self._pool.getconn(
+                timeout=breaker.down_wait_s if breaker.down else breaker.normal_wait_s
+            )
         except Exception as exc:
-            saturated = isinstance(exc, PoolTimeout) and self.served_at > asked_at
-            if is_outage(exc) and not saturated:
-                self.trip()
+            breaker.failed(exc, self._asked_at)
             raise
+        breaker.served_at = time.monotonic()
+        self._conn = conn
+        return conn
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            await self._pool.putconn(self._conn)
+        except Exception as returned:
+            self._breaker.failed(returned, self._asked_at)
+            raise
+        if exc is not None and isinstance(exc, Exception):
+            self._breaker.failed(exc, self._asked_at)
 
 
 def is_outage(exc: BaseException) -> bool:
