@@ -18,6 +18,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
+from ledger import statements
+
 #: Channel readers LISTEN on.
 CHANNEL = "events"
 #: A connection still in a transaction this long after its append is given up on (it is probably serving the
@@ -70,7 +72,7 @@ class Nudger:
             return
         with contextlib.suppress(Exception):  # only a hint: readers poll anyway
             async with pool.connection(timeout=1) as conn:
-                await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+                await statements.fetch(conn, "SELECT pg_notify(%s, '')", (CHANNEL,))
                 self.sent += 1
 
 

@@ -319,12 +319,16 @@ class TestEventIdentity:
 
 
 class TestWakeups:
-    async def test_a_committed_append_wakes_readers_after_its_commit_and_appends_coalesce(self, store: str) -> None:
+    @pytest.mark.parametrize("lean", [False, True])
+    async def test_a_committed_append_wakes_readers_after_its_commit_and_appends_coalesce(
+        self, store: str, lean: bool
+    ) -> None:
         from paygate.database import make_pool
         from paygate.settings import Settings
 
         settings = Settings(_env_file=None, database_url=store)
-        async with app_connection(store) as listener, make_pool(settings, store, max_size=3, name="nudge") as pool:
+        pools = make_pool(settings, store, max_size=3, name="nudge", lean=lean)
+        async with app_connection(store) as listener, pools as pool:
             await listener.execute(f"LISTEN {ledger.follower.CHANNEL}")
             sid = new_stream()
 
