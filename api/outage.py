@@ -85,7 +85,7 @@ class Lease:
         except Exception as returned:
             self._breaker.failed(returned, self._asked_at)
             raise
-        if exc is not None and isinstance(exc, Exception):
+        if isinstance(exc, Exception):  # not a cancelled request (CancelledError): that is no outage
             self._breaker.failed(exc, self._asked_at)
 
 
