@@ -61,6 +61,7 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -69,6 +70,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,8 @@ import core
 import table
 
 PG = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: The Redis database the meters use, flushed before each.
+SCRATCH_REDIS = "redis://127.0.0.1:6379/15"
 
 
 async def commands_alone(db: str, n: int) -> None:
@@ -202,6 +206,14 @@ async def asgi_alone(db: str, rd: str, n: int, counter: Any = None) -> None:
         print(f"hot routes {'on ' if hot else 'off'}: " + ", ".join(figures) + f" CPU per request (n={n})")
 
 
+@contextlib.contextmanager
+def scratch_store() -> Iterator[tuple[str, str]]:
+    """A fresh database and the scratch Redis database, flushed: what each of the API's meters runs against."""
+    redis.Redis.from_url(SCRATCH_REDIS).flushdb()
+    with core.fresh_database(PG, "levers") as db:
+        yield db, SCRATCH_REDIS
+
+
 def instr(args: list[str]) -> None:
     """``instr``: the hot routes' instructions per request (bench/instructions.py); ``--child``: the measured
     process itself, run by callgrind."""
@@ -215,9 +227,8 @@ def instr(args: list[str]) -> None:
     import instructions
 
     n = int(args[0]) if args else 500
-    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
-    with core.fresh_database(PG, "levers") as db:
-        for name, figure in instructions.count(db, "redis://127.0.0.1:6379/15", n).items():
+    with scratch_store() as (db, rd):
+        for name, figure in instructions.count(db, rd, n).items():
             print(f"{name}: {figure:,.0f} instructions per request (n={n})")
 
 
@@ -230,9 +241,8 @@ def sinstr(args: list[str]) -> None:
     import instructions
 
     n = int(args[0]) if args else 300
-    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
-    with core.fresh_database(PG, "levers") as db:
-        for name, figure in instructions.count_server(db, "redis://127.0.0.1:6379/15", n).items():
+    with scratch_store() as (db, rd):
+        for name, figure in instructions.count_server(db, rd, n).items():
             print(f"{name}: {figure:,.0f} instructions per request, server included (n={n})")
 
 
@@ -243,9 +253,8 @@ def served(args: list[str]) -> None:
 
     n = int(args[0]) if args else 3000
     for _ in range(3):
-        redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
-        with core.fresh_database(PG, "levers") as db:
-            figures = instructions.serve_cpu(db, "redis://127.0.0.1:6379/15", n)
+        with scratch_store() as (db, rd):
+            figures = instructions.serve_cpu(db, rd, n)
         print(", ".join(f"{name} {user * 1e6:.0f} + {system * 1e6:.0f} us" for name, (user, system) in figures.items())
               + f" of user + system CPU per request (n={n})")  # fmt: skip
 
@@ -450,8 +459,8 @@ def dinstr(args: list[str]) -> None:
         return
     import instructions
 
-    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
-    figures = instructions.count_dispatcher(args[0], "redis://127.0.0.1:6379/15", instructions.FOLLOWER_BATCH)
+    redis.Redis.from_url(SCRATCH_REDIS).flushdb()
+    figures = instructions.count_dispatcher(args[0], SCRATCH_REDIS, instructions.FOLLOWER_BATCH)
     print(f"dispatcher: {figures:,.0f} instructions per event")
 
 
@@ -876,15 +885,14 @@ def main() -> None:
         dinstr(args)
         return
     if what == "asgi":
-        redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
-        with core.fresh_database(PG, "levers") as db:
-            asyncio.run(asgi_alone(db, "redis://127.0.0.1:6379/15", int(args[0]) if args else 2000))
+        with scratch_store() as (db, rd):
+            asyncio.run(asgi_alone(db, rd, int(args[0]) if args else 2000))
         return
     if what == "command":
         with core.fresh_database(PG, "levers") as db:
             asyncio.run(commands_alone(db, int(args[0]) if args else 2000))
         return
-    rd = "redis://127.0.0.1:6379/15" if "--redis" not in args else args[args.index("--redis") + 1]
+    rd = SCRATCH_REDIS if "--redis" not in args else args[args.index("--redis") + 1]
     args = [a for a in args if a != "--redis" and a != rd]
     redis.Redis.from_url(rd).flushdb()
     work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
