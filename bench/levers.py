@@ -28,9 +28,10 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py asgi [N]                   in process, no server: CPU per request of the app called
                                                       with ASGI messages, hot routes on and off (api.hotpath),
                                                       N each of POST /orders, POST /payments, GET /payments/{id}
-    python bench/levers.py instr [N]                  the same three routes (hot routes on) under callgrind:
+    python bench/levers.py instr [N] [AT_ONCE]        the same three routes (hot routes on) under callgrind:
                                                       instructions per request of the app's process, nearly the
-                                                      same from run to run (bench/instructions.py)
+                                                      same from run to run (bench/instructions.py); AT_ONCE
+                                                      requests in flight together (default 1)
     python bench/levers.py sinstr [N]                 the same three routes, through uvicorn on one kept-alive
                                                       connection, under callgrind: instructions per request of
                                                       the API's whole process, server and event loop included
@@ -127,9 +128,11 @@ async def commands_alone(db: str, n: int) -> None:
             print(f"{name}: {cpu * 1e6 / n:.0f} us CPU, {wall * 1e6 / n:.0f} us wall per command (n={n})")
 
 
-async def asgi_alone(db: str, rd: str, n: int, counter: Any = None) -> None:
+async def asgi_alone(db: str, rd: str, n: int, counter: Any = None, at_once: int = 1) -> None:
     """The app as uvicorn calls it, minus the server: where its CPU per request goes is the app's own. With a
-    ``counter`` (an ``instructions.Meter``, under callgrind), hot routes only, each route's instructions counted."""
+    ``counter`` (an ``instructions.Meter``, under callgrind), hot routes only, each route's instructions counted.
+    ``at_once``: requests sent together, in waves (wrk's 32 connections keep more requests in flight than the
+    API's pool has connections; one at a time, none ever waits for one)."""
     import base64
     from functools import partial
 
@@ -192,8 +195,8 @@ async def asgi_alone(db: str, rd: str, n: int, counter: Any = None) -> None:
             if counter is not None:
                 counter.start()
             cpu = time.process_time()
-            for i in range(n):
-                await step(i)
+            for wave in range(0, n, at_once):
+                await asyncio.gather(*(step(i) for i in range(wave, min(n, wave + at_once))))
             if counter is not None:
                 counter.stop(name)
             figures.append(f"{name} {(time.process_time() - cpu) * 1e6 / n:,.0f} us")
@@ -222,14 +225,15 @@ def instr(args: list[str]) -> None:
         from instructions import Meter
 
         db, rd, library, n = args[1], args[2], args[3], int(args[4])
-        uvloop.run(asgi_alone(db, rd, n, Meter(library)))
+        uvloop.run(asgi_alone(db, rd, n, Meter(library), int(args[5]) if len(args) > 5 else 1))
         return
     import instructions
 
     n = int(args[0]) if args else 500
+    at_once = int(args[1]) if len(args) > 1 else 1
     with scratch_store() as (db, rd):
-        for name, figure in instructions.count(db, rd, n).items():
-            print(f"{name}: {figure:,.0f} instructions per request (n={n})")
+        for name, figure in instructions.count(db, rd, n, at_once).items():
+            print(f"{name}: {figure:,.0f} instructions per request (n={n}, {at_once} at once)")
 
 
 def sinstr(args: list[str]) -> None:
@@ -707,6 +711,23 @@ def postgres_cpu_s() -> float:
     return table.cpu_s(servers()["postgres (all)"])
 
 
+def postgres_cpu_by_client(db: str, postgres: list[Any]) -> dict[str, float]:
+    """CPU seconds of ``postgres``' processes by whom they serve: "postgres: NAME" for the database's backends by
+    their application name (the pool's, paygate.database.make_pool), "postgres: server" for the rest (WAL
+    writer, checkpointer, autovacuum, other databases' backends)."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, application_name FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    names = dict(rows)
+    split: dict[str, float] = {}
+    for p in postgres:
+        key = f"postgres: {names.get(p.pid) or 'server'}"
+        split[key] = split.get(key, 0.0) + table.cpu_s([p])
+    return split
+
+
 def machine_busy_s() -> float:
     import psutil
 
@@ -926,12 +947,16 @@ def main() -> None:
             if spied is not None and shutil.which("py-spy"):
                 cmd = spy_command(spied.pid, "-d", "7")
                 spy = subprocess.Popen([*cmd, "-o", str(profile)], stdout=subprocess.DEVNULL)
-            others = servers()
 
             def cpu() -> dict[str, float]:
-                return {table.part_name(p): table.cpu_s([p]) for p in procs} | {
-                    k: table.cpu_s(v) for k, v in others.items()
-                }
+                # The servers' processes looked up at each reading: a pool that grows during the run brings new
+                # backends, and all of their CPU is the run's.
+                others = servers()
+                return (
+                    {table.part_name(p): table.cpu_s([p]) for p in procs}
+                    | {k: table.cpu_s(v) for k, v in others.items()}
+                    | postgres_cpu_by_client(db, others["postgres (all)"])
+                )
 
             for route in routes:
                 ids = made
@@ -946,6 +971,8 @@ def main() -> None:
                     spy = None
                 print(f"{ROUTES[route]}: {f['rps']:.0f} req/s, p99 {f['p99_ms']:.0f} ms")
                 for name, used in f["after"].items():
+                    if name not in f["before"]:
+                        continue  # a backend that came during the run: its CPU is in "postgres (all)"
                     print(f"  {name}: {(used - f['before'][name]) * 1000 / f['requests']:.3f} ms CPU per request")
                 print(f"  wrk (the client): {f['wrk_cpu_s'] * 1000 / f['requests']:.3f} ms CPU per request")
 
