@@ -33,13 +33,13 @@ from api.routers import orders, payments
 from api.schemas import OrderCreate, PaymentCreate
 from api.strictjson import check_body
 
-#: Answers the request, or None to hand it to the router's own route.
-Handler = Callable[[Request], Awaitable[Response | None]]
+#: Answers the request (its body already read, b"" for a GET), or None to hand it to the router's own route.
+Handler = Callable[[Request, bytes], Awaitable[Response | None]]
 
 
-async def _body(request: Request, model: type[BaseModel]) -> Any:
+def _body(request: Request, body: bytes, model: type[BaseModel]) -> Any:
     """The validated body, or None where FastAPI would refuse it (its error is the one to answer)."""
-    parsed = check_body(request.headers.get("content-type"), await request.body())
+    parsed = check_body(request.headers.get("content-type"), body)
     if not isinstance(parsed, dict):
         return None
     try:
@@ -56,21 +56,21 @@ async def _writer(request: Request, conn: psycopg.AsyncConnection[Any]) -> tuple
     return merchant, session, idem
 
 
-async def create_payment(request: Request) -> Response | None:
-    if (body := await _body(request, PaymentCreate)) is None:
+async def create_payment(request: Request, raw: bytes) -> Response | None:
+    if (body := _body(request, raw, PaymentCreate)) is None:
         return None
     async with deps.connection(request) as conn:
         return await payments.create(body, *await _writer(request, conn))
 
 
-async def create_order(request: Request) -> Response | None:
-    if (body := await _body(request, OrderCreate)) is None:
+async def create_order(request: Request, raw: bytes) -> Response | None:
+    if (body := _body(request, raw, OrderCreate)) is None:
         return None
     async with deps.connection(request) as conn:
         return await orders.create_order(body, *await _writer(request, conn), request.app.state.settings)
 
 
-async def get_payment(request: Request) -> Response | None:
+async def get_payment(request: Request, _: bytes) -> Response | None:
     async with deps.connection(request) as conn:
         merchant = await deps._merchant(request, conn)
         return await payments.get_payment(request.path_params["payment_id"], merchant, conn, None)
@@ -132,7 +132,7 @@ class Lane:
         try:
             request = Request(scope, replay(body, receive))
             try:
-                response = await handler(request)
+                response = await handler(request, body)
             except Exception as exc:
                 response = await self._error(request, exc)
             if response is None:  # refused before any work: the full stack answers it, and logs it

@@ -62,10 +62,10 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
 
     def counting(handler: hotpath.Handler) -> hotpath.Handler:
-        async def counted(request: Any) -> Any:
+        async def counted(request: Any, body: bytes) -> Any:
             response = None
             try:
-                response = await handler(request)
+                response = await handler(request, body)
             except Exception:
                 seen.append(handler.__name__)
                 raise
