@@ -6,7 +6,9 @@ connection was lost after it sent an append cannot know whether its transaction 
 ``COMMIT_UNKNOWN``, and retrying with the same ``Idempotency-Key`` returns the committed answer, or runs it once.
 """
 
+import asyncio
 import time
+import weakref
 from typing import Any
 
 import psycopg
@@ -34,6 +36,9 @@ class Breaker:
         self.normal_wait_s = normal_wait_s
         self.failed_at = float("-inf")
         self.served_at = float("-inf")
+        self._gates: weakref.WeakKeyDictionary[AsyncConnectionPool[Any], asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def down(self) -> bool:
@@ -45,7 +50,11 @@ class Breaker:
         self.failed_at = time.monotonic()
 
     def connection(self, pool: AsyncConnectionPool[Any]) -> "Lease":
-        return Lease(self, pool)
+        if (gate := self._gates.get(pool)) is None:
+            # A connection is left to the pool's other users in the process (the wake-up, the payment watcher,
+            # health checks), so that they seldom wait in the pool's own queue either.
+            gate = self._gates[pool] = asyncio.Semaphore(max(1, pool.max_size - 1))
+        return Lease(self, pool, gate)
 
     def failed(self, exc: BaseException, asked_at: float) -> None:
         """A request that asked for a connection at ``asked_at`` met ``exc``: an outage trips the breaker."""
@@ -57,23 +66,45 @@ class Breaker:
 class Lease:
     """A pooled connection for one request, through the breaker: the pool's ``connection()`` without its
     generator frames and its ``commit()`` of a connection in autocommit, which has nothing to commit (a
-    transaction left open is rolled back by the pool when the connection comes back)."""
+    transaction left open is rolled back by the pool when the connection comes back).
 
-    __slots__ = ("_asked_at", "_breaker", "_conn", "_pool")
+    Requests queue for a connection at ``gate`` (a seat for all but one of the connections the pool may open),
+    not in the pool's own queue: a client waiting there costs a task and a timer, two conditions and their locks
+    (``asyncio.wait_for`` in ``psycopg_pool``), and under load most requests waited there. The gate's wait is one
+    future and, only when no seat is free, one timer.
+    """
 
-    def __init__(self, breaker: Breaker, pool: AsyncConnectionPool[Any]) -> None:
+    __slots__ = ("_asked_at", "_breaker", "_conn", "_gate", "_pool")
+
+    def __init__(self, breaker: Breaker, pool: AsyncConnectionPool[Any], gate: asyncio.Semaphore) -> None:
         self._breaker = breaker
         self._pool = pool
+        self._gate = gate
 
     async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
         breaker = self._breaker
-        self._asked_at = time.monotonic()
+        self._asked_at = asked_at = time.monotonic()
+        wait = breaker.down_wait_s if breaker.down else breaker.normal_wait_s
+        try:
+            if self._gate.locked():
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._gate.acquire()
+                except TimeoutError:
+                    raise PoolTimeout(f"couldn't get a connection after {wait:.2f} sec") from None
+            else:
+                await self._gate.acquire()  # a free seat: taken without waiting (and without a timer)
+        except Exception as exc:
+            breaker.failed(exc, asked_at)
+            raise
         try:
             conn: psycopg.AsyncConnection[Any] = await self._pool.getconn(
-                timeout=breaker.down_wait_s if breaker.down else breaker.normal_wait_s
+                timeout=max(0.0, wait - (time.monotonic() - asked_at))
             )
-        except Exception as exc:
-            breaker.failed(exc, self._asked_at)
+        except BaseException as exc:
+            self._gate.release()
+            if isinstance(exc, Exception):
+                breaker.failed(exc, asked_at)
             raise
         breaker.served_at = time.monotonic()
         self._conn = conn
@@ -85,6 +116,8 @@ class Lease:
         except Exception as returned:
             self._breaker.failed(returned, self._asked_at)
             raise
+        finally:
+            self._gate.release()
         if isinstance(exc, Exception):  # not a cancelled request (CancelledError): that is no outage
             self._breaker.failed(exc, self._asked_at)
 
