@@ -14,7 +14,8 @@ Then, in order:
   clients, a burst of 2,000, decisions/s and webhooks/s, then the RSS of each process;
 - the instructions per event of the projector's two followers (the projection runner and the chainer) and of
   the dispatcher over the first events of that end-to-end log, the API's instructions per request of each hot
-  route (the app's in process, then the whole API process's with uvicorn serving one kept-alive connection),
+  route (the app's in process, one request at a time and 32 at a time as wrk sends them, then the whole API
+  process's with uvicorn serving one kept-alive connection),
   and the worker's per payment decided and per webhook delivered, under callgrind (bench/instructions.py):
   nearly the same from run to run, where CPU time is not (skipped without valgrind and gcc).
 
@@ -266,6 +267,8 @@ FOLLOWER_EVENTS = 6000
 
 #: Payments the worker's instructions are counted over (the first hundred, and their deliveries, unmeasured).
 WORKER_PAYMENTS = 300
+#: Hot-route requests in flight together for the crowded count: wrk's connections, against the API pool's 10.
+AT_ONCE = 32
 
 
 def worker_figures(admin: str, n: int) -> dict[str, float] | None:
@@ -278,16 +281,24 @@ def worker_figures(admin: str, n: int) -> dict[str, float] | None:
 
 def instruction_figures(admin: str, n: int, work: Path) -> dict[str, float] | None:
     """The hot routes' instructions per request (bench/instructions.py): the app's in process, then the whole API
-    process's, served by uvicorn on one kept-alive connection (``, served``); None without valgrind and gcc."""
+    process's, served by uvicorn on one kept-alive connection (``, served``); and the app's again with ``AT_ONCE``
+    requests in flight, as wrk keeps them, more than the API's pool has connections (``, 32 at once``); None
+    without valgrind and gcc."""
     import instructions
 
     if not n or not instructions.available():
         return None
     with fresh_database(admin, "instr") as db, own_redis(work) as rd:
         figures = instructions.count(db, rd, n)
+    with fresh_database(admin, "instr") as db, own_redis(work) as rd:
+        crowded = instructions.count(db, rd, n, AT_ONCE)
     with fresh_database(admin, "sinstr") as db, own_redis(work) as rd:
         served = instructions.count_server(db, rd, n)
-    return figures | {f"{route}, served": figure for route, figure in served.items()}
+    return (
+        figures
+        | {f"{route}, {AT_ONCE} at once": figure for route, figure in crowded.items()}
+        | {f"{route}, served": figure for route, figure in served.items()}
+    )
 
 
 def report(
@@ -319,6 +330,7 @@ def report(
     rows.append(("POST /api/v1/payments CPU per request", f"{api['pay']['cpu_ms']:.2f} ms", "(all processes)", "-"))
     for route, figure in (instr or {}).items():
         where = "(API process, uvicorn and all)" if route.endswith(", served") else "(API, in process)"
+        where = f"(API, in process, {AT_ONCE} in flight)" if route.endswith(" at once") else where
         rows.append((f"{route} instructions per request", f"{figure:,.0f}", where, "-"))
     if instr is None:
         rows.append(("API instructions per request", "not measured", "(needs valgrind, gcc)", "-"))
