@@ -329,8 +329,12 @@ def report(
             rows.append((f"{name} failures", f"{f['non2xx']} non-2xx, {f['errors']} errors", "0", "-"))
     rows.append(("POST /api/v1/payments CPU per request", f"{api['pay']['cpu_ms']:.2f} ms", "(all processes)", "-"))
     for route, figure in (instr or {}).items():
-        where = "(API process, uvicorn and all)" if route.endswith(", served") else "(API, in process)"
-        where = f"(API, in process, {AT_ONCE} in flight)" if route.endswith(" at once") else where
+        if route.endswith(", served"):
+            where = "(API process, uvicorn and all)"
+        elif route.endswith(" at once"):
+            where = f"(API, in process, {AT_ONCE} in flight)"
+        else:
+            where = "(API, in process)"
         rows.append((f"{route} instructions per request", f"{figure:,.0f}", where, "-"))
     if instr is None:
         rows.append(("API instructions per request", "not measured", "(needs valgrind, gcc)", "-"))

@@ -103,7 +103,9 @@ async def test_a_request_cancelled_at_the_gate_or_in_the_pool_gives_its_seat_bac
         held = breaker.connection(pool)
         await held.__aenter__()
         at_gate = asyncio.create_task(breaker.connection(pool).__aenter__())
-        await asyncio.sleep(0.05)
+        for _ in range(3):
+            await asyncio.sleep(0)  # it runs until it waits for the seat: nothing before that does I/O
+        assert not at_gate.done()
         at_gate.cancel()
         with pytest.raises(asyncio.CancelledError):
             await at_gate
@@ -111,8 +113,8 @@ async def test_a_request_cancelled_at_the_gate_or_in_the_pool_gives_its_seat_bac
 
         taken = [await pool.getconn(), await pool.getconn()]  # every connection, taken outside the gate
         in_pool = asyncio.create_task(breaker.connection(pool).__aenter__())  # the seat, then waits in getconn
-        await asyncio.sleep(0.05)
-        assert not in_pool.done()
+        while pool.get_stats().get("requests_waiting", 0) == 0:
+            await asyncio.sleep(0.01)
         in_pool.cancel()
         with pytest.raises(asyncio.CancelledError):
             await in_pool
