@@ -55,7 +55,8 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
                                                       a burst of N payments (default 1000), each until its
                                                       payment.success arrives: rate, p50, CPU ms per payment
-                                                      of each process, events per payment by type, backends
+                                                      of each process (PostgreSQL's by client), WAL bytes and
+                                                      events per payment (by type), backends
                                                       holding a transaction id by process; py-spy of PART
                                                       (default worker; raw; none: no profile) to a temp dir
                                                       it names
@@ -656,9 +657,10 @@ def log_lines(n: int) -> None:
     print(f"access line: {cpu * 1e6 / n:.1f} us CPU per line (n={n})")
 
 
-async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, float]]:
+async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
     """``n`` payments at once, each until its payment.success webhook arrives: (seconds, p50 seconds, what stood
-    at the burst's start: CPU seconds of each process, ``busy`` seconds of the machine, the log's ``position``)."""
+    at the burst's start: CPU seconds of each process and of PostgreSQL's by client, ``busy`` seconds of the
+    machine, the log's ``position``, the database's ``commits`` and the server's ``wal`` position in bytes)."""
     from webhooks import Client, Receiver, orders, pay, pct, print_stages, receiving, stages, warm_up
 
     server = await receiving(url)
@@ -669,11 +671,14 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         with psycopg.connect(db) as conn:
             position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
             commits = conn.execute(XACTS).fetchone()[0]  # type: ignore[index]
+            wal = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()[0]  # type: ignore[index]
         before = {name: table.cpu_s([p]) for name, p in procs.items()} | {
             "postgres": postgres_cpu_s(),
+            "by client": postgres_cpu_by_client(db, servers()["postgres (all)"]),
             "busy": machine_busy_s(),
             "position": position,
             "commits": commits,
+            "wal": wal,
         }
         began, began_wall = time.perf_counter(), time.time()
         paid = await asyncio.gather(*(pay(client, order_id) for order_id in todo))
@@ -776,8 +781,11 @@ def e2e(part: str, n: int) -> None:
             threading.Thread(target=sample_waits, args=(db, waits, sampling), daemon=True).start()
             seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
             busy, start, commits = machine_busy_s() - before.pop("busy"), before.pop("position"), before.pop("commits")
+            wal = before.pop("wal")
             after = {name: table.cpu_s([p]) for name, p in procs.items()}
             postgres = postgres_cpu_s() - before.pop("postgres")
+            split = postgres_cpu_by_client(db, servers()["postgres (all)"])
+            split_before = before.pop("by client")
             sampling.set()
             if spy:
                 spy.send_signal(2)
@@ -786,6 +794,7 @@ def e2e(part: str, n: int) -> None:
             with psycopg.connect(db) as conn:
                 time.sleep(0.6)  # the statistics collector reports at most every 500 ms
                 commits = conn.execute(XACTS).fetchone()[0] - commits  # type: ignore[index]
+                wal = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()[0] - wal  # type: ignore[index]
                 counts = conn.execute(
                     "SELECT type, count(*) FROM events WHERE position > %s GROUP BY type ORDER BY 2 DESC", (start,)
                 ).fetchall()
@@ -793,7 +802,9 @@ def e2e(part: str, n: int) -> None:
             for name, cpu in after.items():
                 print(f"  {name}: {(cpu - before[name]) * 1000 / n:.2f} ms CPU per payment")
             print(f"  all: {(sum(after.values()) - sum(before.values())) * 1000 / n:.2f} ms CPU per payment")
-            print(f"  PostgreSQL (its processes alive at each end): {postgres * 1000 / n:.2f} ms CPU per payment")
+            print(f"  PostgreSQL (its processes alive at each end): {postgres * 1000 / n:.2f} ms CPU per payment: "
+                  + ", ".join(f"{k[10:]} {(v - split_before.get(k, 0.0)) * 1000 / n:.2f}"
+                              for k, v in sorted(split.items())))  # fmt: skip
             samples = max(1, waits.pop("samples", 1))
             holding = {k: v for k, v in waits.items() if k.startswith("holding")}
             busiest = sorted(waits.items() - holding.items(), key=lambda kv: -kv[1])[:8]
@@ -803,6 +814,7 @@ def e2e(part: str, n: int) -> None:
                   + ", ".join(f"{k[15:]} {v / samples:.2f}" for k, v in sorted(holding.items())))  # fmt: skip
             print(f"  machine: {busy / seconds:.2f} of {os.cpu_count()} cores busy during the burst")
             print(f"  database transactions (an autocommit statement is one) per payment: {commits / n:.1f}")
+            print(f"  WAL written per payment (the whole server's): {wal / n / 1024:.1f} KiB")
             print(f"  events per payment: {sum(c for _, c in counts) / n:.1f}: "
                   + ", ".join(f"{t} {c / n:.2f}" for t, c in counts))  # fmt: skip
         finally:
@@ -851,7 +863,7 @@ def steady(n: int = 200, clients: int = 20) -> None:
                               extract(epoch FROM (SELECT recorded_at FROM events WHERE stream_id = %(s)s
                                                   AND stream_version = 2)),
                               (SELECT extract(epoch FROM created_at) FROM webhook_logs WHERE event = 'payment.success'
-                               AND payload->'data'->'payment'->>'id' = %(p)s)""",
+                               AND body::jsonb->'data'->'payment'->>'id' = %(p)s)""",
                     {"s": f"payment-{payment_id}", "p": payment_id},
                 ).fetchone()
                 assert row is not None

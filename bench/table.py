@@ -220,6 +220,13 @@ def api_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
             return out
 
 
+def wal_bytes(db: str) -> int:
+    """Where PostgreSQL's write-ahead log stands, in bytes: the server's, so nothing else may write meanwhile."""
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import instructions
 
@@ -228,11 +235,13 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
         try:
             gateway.start()
             procs = [psutil.Process(p.pid) for p in gateway.procs.values()]
+            wal0 = wal_bytes(db)
             c0 = cpu_s(procs)
             opts = argparse.Namespace(payments=200, clients=20, burst=2000, connections=100)
             Receiver.arrivals.clear()
             r = asyncio.run(run(gateway.url, opts))
             cpu = cpu_s(procs) - c0
+            wal = wal_bytes(db) - wal0
             st = stages(db, r.pop("burst_ids"), r.pop("burst_began_wall"))
             decided = sorted(st["decided"])
             with psycopg.connect(db) as conn:
@@ -248,6 +257,7 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
                 "webhooks": r["burst_rate"],
                 "events_per_payment": events / paid,
                 "cpu_ms_per_payment": cpu * 1000 / paid,
+                "wal_kib_per_payment": wal / 1024 / paid,
                 "rss": {name: psutil.Process(p.pid).memory_info().rss / 2**20 for name, p in gateway.procs.items()},
             }
         finally:
@@ -350,6 +360,7 @@ def report(
     more("webhooks/s (burst)", e2e["webhooks"], 1000, f"/s ({e2e['webhooks'] / r:.3f} R)", ">= 1,000/s")
     rows.append(("events per payment (e2e)", f"{e2e['events_per_payment']:.1f}", "-", "-"))
     rows.append(("CPU per payment, all processes (e2e)", f"{e2e['cpu_ms_per_payment']:.1f} ms", "-", "-"))
+    rows.append(("WAL per payment (e2e)", f"{e2e['wal_kib_per_payment']:.1f} KiB", "(PostgreSQL's writes)", "-"))
     for follower, figure in e2e.get("followers", {}).items():
         rows.append((f"{follower} instructions per event", f"{figure:,.0f}", "(e2e log, in process)", "-"))
     for what, figure in (worker or {}).items():
@@ -412,7 +423,7 @@ def main() -> int:
     env["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if e2e is None:
         e2e = {"steady_p99": 0, "steady_p50": 0, "burst_p50": 0, "burst_p99": 0, "decisions": 0, "webhooks": 0,
-               "events_per_payment": 0, "cpu_ms_per_payment": 0, "rss": {}}  # fmt: skip
+               "events_per_payment": 0, "cpu_ms_per_payment": 0, "wal_kib_per_payment": 0, "rss": {}}  # fmt: skip
     report(env, r, (raw, app, app_tx), api, e2e, instr, worker)
     shutil.rmtree(work, ignore_errors=True)
     return 0
