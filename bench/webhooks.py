@@ -346,7 +346,7 @@ def backlog(gateway: Gateway, database_url: str, n: int) -> dict[str, float]:
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT count(*) FILTER (WHERE event = 'payment.success'), count(*) FROM webhook_logs"
-                " WHERE payload->'data'->'payment'->>'id' = ANY(%s)",
+                " WHERE body::jsonb->'data'->'payment'->>'id' = ANY(%s)",
                 (ids,),
             ).fetchone()
             if row and row[0] == n:
@@ -369,7 +369,7 @@ def stages(database_url: str, payment_ids: list[str], began: float) -> dict[str,
         ).fetchall()
         logs = conn.execute(
             """SELECT extract(epoch FROM created_at), extract(epoch FROM last_attempt_at) FROM webhook_logs
-               WHERE payload->'data'->'payment'->>'id' = ANY(%s)""",
+               WHERE body::jsonb->'data'->'payment'->>'id' = ANY(%s)""",
             (payment_ids,),
         ).fetchall()
     out: dict[str, list[float]] = {"accepted": [], "decided": [], "scheduled": [], "attempted": []}

@@ -5,7 +5,6 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from ledger import Recorded, arrays, vault
 from projections import effects
@@ -27,10 +26,6 @@ _COLUMNS = """id::text AS id, merchant_id::text AS merchant_id, event, status, a
     next_retry_at, response_code, response_body, last_error, body, created_at, updated_at"""
 
 
-def _as_text(body: str) -> str:
-    return body
-
-
 async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
     d, v = event.data, event.stream_version
     key = {"id": d.get("delivery_id")}
@@ -40,7 +35,6 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "id": d["delivery_id"],
                 "merchant_id": d["merchant_id"],
                 "event": d["event"],
-                "payload": Jsonb(d["body"], dumps=_as_text),  # the body is JSON text already
                 "status": "pending",
                 "attempts": 0,
                 "next_retry_at": d["scheduled_at"],
