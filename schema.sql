@@ -309,13 +309,18 @@ CREATE TABLE IF NOT EXISTS webhook_logs (
 );
 CREATE INDEX IF NOT EXISTS webhook_logs_by_merchant ON webhook_logs (merchant_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS webhook_logs_due ON webhook_logs (next_retry_at, id) WHERE status = 'pending';
--- When the attempt in flight started (NULL: none is): a redrive waits for it (webhook.attempt_started.v1).
-ALTER TABLE webhook_logs ADD COLUMN IF NOT EXISTS attempt_started_at timestamptz;
--- The body's parsed copy, read by nothing: every write of a row (three a delivery) copied it again.
+-- The body's parsed copy, read by nothing: every write of a row copied it again.
 ALTER TABLE webhook_logs DROP COLUMN IF EXISTS payload;
--- Room on each page for a row's next versions: its updates (the attempt's start, then its outcome) can then stay
--- on the row's page, which lets the start's skip the indexes (a HOT update) and both log only what changed.
-ALTER TABLE webhook_logs SET (fillfactor = 50);
+-- Attempts in flight are leases (workers/leases.py), no longer events on the delivery's stream.
+ALTER TABLE webhook_logs DROP COLUMN IF EXISTS attempt_started_at;
+
+-- Webhook attempts in flight: the delivery stream's version each was claimed at, and when. Coordination only, so
+-- UNLOGGED: no write-ahead log, and emptied after a crash, when none of its attempts is in flight any more.
+CREATE UNLOGGED TABLE IF NOT EXISTS webhook_leases (
+    delivery_id uuid PRIMARY KEY,
+    version     integer NOT NULL,
+    started_at  timestamptz NOT NULL
+);
 
 -- ---------------------------------------------------------------- schema bookkeeping
 -- Digests of schema.sql texts already applied: processes skip an unchanged schema at start-up.

@@ -1,6 +1,6 @@
 """The webhook delivery aggregate: scheduled once with fixed bytes, attempted at most five times, retried on demand."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -68,22 +68,11 @@ class RecordAttempt:
 
 @quick
 @dataclass(frozen=True)
-class StartAttempt:
-    """Mark the next attempt in flight just before its POST. While one started less than ``in_flight_s`` ago
-    is unrecorded, nothing happens: a redrive then sends nothing more; after that it is deemed lost."""
-
-    attempt: int
-    occurred_at: str
-    in_flight_s: float
-
-
-@quick
-@dataclass(frozen=True)
 class RequestRetry:
     occurred_at: str
 
 
-Command = ScheduleWebhook | StartAttempt | RecordAttempt | RequestRetry
+Command = ScheduleWebhook | RecordAttempt | RequestRetry
 
 # ---------------------------------------------------------------- events
 
@@ -103,6 +92,9 @@ class WebhookScheduled:
 @quick
 @dataclass(frozen=True)
 class WebhookAttemptStarted:
+    """An attempt put in flight, as logs written before attempts in flight became leases (workers/leases.py) hold
+    it; nothing decides it any more."""
+
     TYPE = "webhook.attempt_started.v1"
     delivery_id: str
     attempt: int
@@ -184,8 +176,6 @@ class Pending:
     delivery: Delivery
     attempts: int
     due_at: str
-    #: When the attempt now in flight started (None: none is).
-    started_at: str | None = None
 
 
 @quick
@@ -224,14 +214,6 @@ def _later(at: str, seconds: float) -> str:
     return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _started(p: Pending, c: StartAttempt) -> list[Event]:
-    if c.attempt != p.attempts + 1:
-        raise InvalidTransition(f"attempt {c.attempt} is stale: {p.attempts} recorded")
-    if p.started_at is not None and _parse(c.occurred_at) < _parse(p.started_at) + timedelta(seconds=c.in_flight_s):
-        return []  # one is in flight: sending again now would only duplicate it
-    return [WebhookAttemptStarted(p.delivery.delivery_id, c.attempt, c.occurred_at)]
-
-
 def _attempted(p: Pending, c: RecordAttempt) -> list[Event]:
     if c.attempt != p.attempts + 1:
         raise InvalidTransition(f"attempt {c.attempt} is stale: {p.attempts} recorded")
@@ -256,10 +238,6 @@ def decide(state: State, command: Command) -> list[Event]:
             if not isinstance(state, NoDelivery):
                 return []  # scheduled already: a redispatched event owes nothing more
             return [WebhookScheduled(c.delivery_id, c.merchant_id, c.event, c.body, c.source_event_id, c.occurred_at)]
-        case StartAttempt() as c:
-            if isinstance(state, NoDelivery):
-                raise InvalidTransition("webhook delivery does not exist")
-            return _started(state, c) if isinstance(state, Pending) else []
         case RecordAttempt() as c:
             if isinstance(state, NoDelivery):
                 raise InvalidTransition("webhook delivery does not exist")
@@ -278,8 +256,8 @@ def evolve(state: State, event: Event) -> State:
     match event:
         case WebhookScheduled() as e:
             return Pending(Delivery(e.delivery_id, e.merchant_id, e.event, e.body), 0, e.scheduled_at)
-        case WebhookAttemptStarted() as e:
-            return replace(state, started_at=e.started_at) if isinstance(state, Pending) else state
+        case WebhookAttemptStarted():
+            return state
         case WebhookAttempted() as e:
             if isinstance(state, Pending):
                 return Pending(state.delivery, e.attempt, e.next_retry_at or state.due_at)

@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ledger import Recorded, arrays, vault
+from ledger import Recorded, arrays
 from projections import effects
 
 NAME = "webhook_logs"
@@ -45,8 +45,8 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "updated_at": d["scheduled_at"],
             }
             return [effects.Insert("webhook_logs", row)]
-        case "webhook.attempt_started.v1":
-            return [effects.Update("webhook_logs", key, {"attempt_started_at": d["started_at"], "version": v})]
+        case "webhook.attempt_started.v1":  # written before attempts in flight became leases (workers/leases.py)
+            return [effects.Update("webhook_logs", key, {"version": v})]
         case "webhook.attempted.v1":
             values = {
                 "attempts": d["attempt"],
@@ -57,7 +57,6 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "next_retry_at": d["next_retry_at"],
                 "version": v,
                 "updated_at": d["attempted_at"],
-                "attempt_started_at": None,
             }
             return [effects.Update("webhook_logs", key, values)]
         case "webhook.delivered.v1" | "webhook.failed.v1":
@@ -70,7 +69,6 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "next_retry_at": d["requested_at"],
                 "version": v,
                 "updated_at": d["requested_at"],
-                "attempt_started_at": None,
             }
             return [effects.Update("webhook_logs", key, values)]
     return []
@@ -117,14 +115,17 @@ async def due(
 
     A first attempt (attempts = 0) is the dispatcher's to enqueue; it counts as due here only ``grace_s``
     after its time (its scheduling), when the dispatcher's message was evidently lost. An attempt in flight
-    (started, not yet recorded) counts only ``grace_s`` after it started, when its worker evidently died.
+    (claimed, not yet recorded: workers/leases.py) counts only ``grace_s`` after its claim, when its worker
+    evidently died.
     """
     since, since_id = after or (datetime.min.replace(tzinfo=now.tzinfo), "00000000-0000-0000-0000-000000000000")
     cur = await conn.execute(
         """SELECT id::text, version, next_retry_at FROM webhook_logs
            WHERE status = 'pending' AND next_retry_at <= %(now)s AND (next_retry_at, id) > (%(since)s, %(id)s::uuid)
              AND (attempts > 0 OR next_retry_at <= %(now)s - make_interval(secs => %(grace)s))
-             AND (attempt_started_at IS NULL OR attempt_started_at <= %(now)s - make_interval(secs => %(grace)s))
+             AND NOT EXISTS (SELECT FROM webhook_leases w WHERE w.delivery_id = webhook_logs.id
+                             AND w.version = webhook_logs.version
+                             AND w.started_at > %(now)s - make_interval(secs => %(grace)s))
            ORDER BY next_retry_at, id LIMIT %(limit)s""",
         {"now": now, "grace": grace_s, "since": since, "id": since_id, "limit": limit},
     )
@@ -142,27 +143,15 @@ async def next_due(conn: psycopg.AsyncConnection[Any], now: datetime) -> datetim
 
 async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -> list[dict[str, Any]]:
     """What attempting these deliveries needs, in one query: each row's state and stream version, and its
-    merchant's URL as it is now (only to pick the host's queue: the POST reads URL and secret again)."""
+    merchant's URL as it is now (only to pick the host's queue: the POST reads URL and secret again), and when
+    the attempt at that version was claimed, if it was (workers/leases.py)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
-                      l.next_retry_at, l.attempt_started_at, l.version, m.webhook_url
+                      l.next_retry_at, w.started_at AS claimed_at, l.version, m.webhook_url
                FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
+               LEFT JOIN webhook_leases w ON w.delivery_id = l.id AND w.version = l.version
                WHERE l.id = ANY(%s::uuid[])""",
             (arrays.encode("uuid", delivery_ids),),
         )
         return await cur.fetchall()
-
-
-async def endpoints(
-    conn: psycopg.AsyncConnection[Any], merchant_ids: list[str]
-) -> dict[str, tuple[str | None, str | None]]:
-    """Each merchant's webhook URL and secret as they are now, read at the moment of an attempt. The secret is
-    kept sealed under the merchant's data key; None when that key was deleted (crypto-shredded)."""
-    cur = await conn.execute(
-        """SELECT m.id::text, m.webhook_url, m.webhook_secret_sealed, k.wrapped_key
-           FROM merchants m LEFT JOIN merchant_keys k ON k.merchant_id = m.id
-           WHERE m.id = ANY(%s::uuid[])""",
-        (arrays.encode("uuid", merchant_ids),),
-    )
-    return {r[0]: (r[1], vault.reveal(r[3], r[2], r[0])) for r in await cur.fetchall()}

@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 import ledger
 from projections import webhook_logs
+from workers import leases
 
 log = structlog.get_logger(__name__)
 NAME = "webhook-scheduler"
@@ -34,6 +35,7 @@ class Scheduler:
         self.actors = actors
         self.redrive_s = float(settings.webhook_redrive_s)
         self.sent: dict[tuple[str, int], float] = {}
+        self.swept = time.monotonic()
 
     async def tick(self, pool: AsyncConnectionPool[Any], now: datetime | None = None) -> int:
         """Enqueue what is due and was not enqueued in the last ``redrive_s``; returns how many."""
@@ -47,6 +49,9 @@ class Scheduler:
                 after = (page[-1][2], page[-1][0])
                 if len(page) < PAGE:
                     break
+            if clock - self.swept >= self.redrive_s:  # claims that stale are as good as none: keep the table small
+                await leases.sweep(conn, now, self.redrive_s)
+                self.swept = clock
         fresh = [key for key in due if clock - self.sent.get(key, -self.redrive_s) >= self.redrive_s]
         if fresh:
             await asyncio.to_thread(self._enqueue, fresh)

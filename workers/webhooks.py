@@ -3,10 +3,11 @@
 A message names deliveries and the stream version each was enqueued for. The actor loads them in one query,
 hands the ones still owed to this process's courier and returns; the courier POSTs from background tasks on
 the worker's event loop with a bounded number in flight overall and per endpoint host, so a slow or dead
-endpoint never holds up another merchant's deliveries. Each attempt is appended with the version read before
-the POST: a duplicated message, a stale one or a second worker racing on the same attempt finds the stream
-moved on and records nothing. A worker killed mid-POST records nothing either; the retry scheduler finds the
-attempt still due and enqueues it again.
+endpoint never holds up another merchant's deliveries. Each attempt is claimed at the version read before the
+POST (``workers.leases``), and its outcome appended at that version: a duplicated message, a stale one or a
+second worker racing on the same attempt finds it claimed or the stream moved on, and sends and records
+nothing. A worker killed mid-POST records nothing either; the retry scheduler finds the attempt still due
+and, once its claim is stale, enqueues it again.
 """
 
 import asyncio
@@ -14,7 +15,8 @@ import functools
 import itertools
 import socket
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +29,7 @@ from commands.handler import Saving
 from commands.records import quick
 from projections import webhook_logs
 from projections.timefmt import micro as stamp
-from workers import http, metrics, signing
+from workers import http, leases, metrics, signing
 from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -79,7 +81,7 @@ class Courier:
         self._hosts: dict[str, _Host] = {}
         self._busy: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recorders: dict[str, Recorder] = {}
+        self._batchers: dict[str, Batcher] = {}
 
     def client(self) -> http.Client:
         if self._client is None:
@@ -109,9 +111,9 @@ class Courier:
                 continue  # a stale or duplicated message: this attempt was made, or the delivery moved on
             if row["next_retry_at"] is not None and row["next_retry_at"] > soon:
                 continue  # not due yet: the scheduler enqueues it when it is
-            if row["attempt_started_at"] is not None and row["attempt_started_at"] > in_flight_since:
+            if row["claimed_at"] is not None and row["claimed_at"] > in_flight_since:
                 continue  # another worker's attempt is in flight
-            host_name = urlsplit(row["webhook_url"] or "").netloc  # the URL posted to is the one read at the start
+            host_name = urlsplit(row["webhook_url"] or "").netloc  # the URL posted to is the one its claim reads
             host = self._hosts.get(host_name) or self._hosts.setdefault(
                 host_name, _Host(self.settings.webhook_host_concurrency)
             )
@@ -139,14 +141,12 @@ class Courier:
         # The log row is written in the same transaction as the delivery's events, so the row at `version` is
         # the stream folded to `version`; appending with that expected version settles any race.
         delivery = webhook.Delivery(row["id"], row["merchant_id"], row["event"], row["body"])
-        started_at = row["attempt_started_at"]
         due_at = stamp(row["next_retry_at"] or datetime.now(UTC))
-        state = webhook.Pending(delivery, row["attempts"], due_at, started_at and stamp(started_at))
+        state, version = webhook.Pending(delivery, row["attempts"], due_at), row["version"]
         try:
-            attempted = await self._attempt(runtime, state, row["version"], host)
-            if attempted is None:
+            outcome = await self._attempt(runtime, delivery, version, host)
+            if outcome is None:
                 return  # no longer owed, or in flight elsewhere
-            state, version, outcome = attempted
             command = webhook.RecordAttempt(
                 attempt=state.attempts + 1,
                 occurred_at=stamp(datetime.now(UTC)),
@@ -156,36 +156,51 @@ class Courier:
                 duration_ms=outcome.duration_ms,
                 retry_intervals_s=retry_intervals(self.settings),
             )
-            await self.recorder(runtime).record(state, version, command)
+            await self.batcher(runtime, "record").submit((state, version, command))
         except Exception:  # the attempt stays due in the database: the scheduler re-drives it
             log.exception("webhook.delivery_failed", delivery_id=delivery.delivery_id)
 
-    def recorder(self, runtime: Runtime, kind: str = "outcomes") -> "Recorder":
-        """The recorder of starts or of outcomes: apart, so an outcome never waits behind starts being written
-        (until it commits, a POST that arrived is at risk of being sent again)."""
-        if kind not in self._recorders:
-            self._recorders[kind] = Recorder(runtime)
-        return self._recorders[kind]
+    def batcher(self, runtime: Runtime, kind: str) -> "Batcher":
+        """The writer of claims ("claim") or of outcomes ("record"): apart, so an outcome never waits behind
+        claims being written (until it commits, a POST that arrived is at risk of being sent again)."""
+        if kind not in self._batchers:
+            write = functools.partial(self._claim if kind == "claim" else _record, runtime)
+            self._batchers[kind] = Batcher(write, kind)
+        return self._batchers[kind]
 
-    async def _attempt(
-        self, runtime: Runtime, state: webhook.Pending, version: int, host: _Host
-    ) -> tuple[webhook.Pending, int, Outcome] | None:
-        """Start the attempt and POST it: (the state and stream version it started at, what the POST got), or
-        None when it is no longer owed (delivered, moved on, in flight elsewhere)."""
+    async def _attempt(self, runtime: Runtime, delivery: webhook.Delivery, version: int, host: _Host) -> Outcome | None:
+        """Claim the attempt at ``version`` and POST it: what the POST got, or None when it is not owed now
+        (delivered, moved on, in flight elsewhere)."""
         async with host.gate, self._slots:
-            start = webhook.StartAttempt(
-                state.attempts + 1, stamp(datetime.now(UTC)), float(self.settings.webhook_redrive_s)
-            )
-            started = await self.recorder(runtime, "starts").start(state, version, start)
-            if started is None:
+            claimed = await self.batcher(runtime, "claim").submit((delivery.delivery_id, version))
+            if claimed is None:
                 return None
-            url, secret, version = started
-            state = replace(state, started_at=start.occurred_at)
+            url, secret = claimed
             if not url:
-                return state, version, Outcome(None, "", "no webhook URL configured", 0)
+                return Outcome(None, "", "no webhook URL configured", 0)
             if secret is None:  # the merchant's data key was deleted: nothing may be signed for it any more
-                return state, version, Outcome(None, "", "webhook secret no longer available", 0)
-            return state, version, await self.post(url, secret, state.delivery)
+                return Outcome(None, "", "webhook secret no longer available", 0)
+            return await self.post(url, secret, delivery)
+
+    async def _claim(self, runtime: Runtime, attempts: list[tuple[str, int]]) -> list[Any]:
+        """Each (delivery, version)'s URL and secret if this process claimed it, else None; one statement a round,
+        and a round claims each delivery once (a stale message and a fresh one may name the same delivery)."""
+        claimed: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+        todo = attempts
+        async with (await runtime.pool()).connection() as conn:
+            while todo:
+                first: dict[str, int] = {}
+                later = []
+                for delivery_id, version in todo:
+                    if delivery_id in first:
+                        later.append((delivery_id, version))
+                    else:
+                        first[delivery_id] = version
+                now, in_flight_s = datetime.now(UTC), float(self.settings.webhook_redrive_s)
+                found = await leases.claim(conn, list(first.items()), now, in_flight_s)
+                claimed.update(((d, first[d]), endpoint) for d, endpoint in found.items())
+                todo = later
+        return [claimed.get(attempt) for attempt in attempts]
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``, each checked against the address policy; the client connects to these."""
@@ -225,39 +240,23 @@ class Courier:
             await self._client.close()
 
 
-Command = webhook.StartAttempt | webhook.RecordAttempt
-Item = tuple[webhook.Pending, int, Command, asyncio.Future[Any]]
+class Batcher:
+    """Writes what callers submit in batches: whatever came while the last batch was written goes in the next
+    ``write``, at most ``batch`` items, on ``writers`` tasks. Each caller gets its item's result; a failed write
+    answers None to each of its items (their attempts stay due, and the scheduler re-drives them)."""
 
-
-class Recorder:
-    """Appends attempts' starts and outcomes in batches: whatever came while the last batch was written goes in
-    one statement (``Session.save_batch``), its webhook log rows with it.
-
-    Each append still names its own stream and expected version, so one superseded attempt never holds up
-    the others; a failed statement leaves its attempts due, and the scheduler re-drives them. A start is
-    answered, once committed, with the merchant's URL and secret read right after it.
-    """
-
-    def __init__(self, runtime: Runtime, writers: int = 2, batch: int = 200) -> None:
-        self.runtime = runtime
+    def __init__(
+        self, write: Callable[[list[Any]], Awaitable[list[Any]]], what: str, writers: int = 2, batch: int = 200
+    ) -> None:
+        self.write = write
+        self.what = what
         self.batch = batch
-        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] = asyncio.Queue()
         self._writers = [asyncio.create_task(self._write_forever()) for _ in range(writers)]
 
-    async def start(
-        self, state: webhook.Pending, version: int, command: webhook.StartAttempt
-    ) -> tuple[str | None, str, int] | None:
-        """(URL, secret, stream version) once the start is committed; None if it is not owed or not written."""
-        started: tuple[str | None, str, int] | None = await self._submit(state, version, command)
-        return started
-
-    async def record(self, state: webhook.Pending, version: int, command: webhook.RecordAttempt) -> None:
-        """Returns once the attempt is written (or found superseded)."""
-        await self._submit(state, version, command)
-
-    async def _submit(self, state: webhook.Pending, version: int, command: Command) -> Any:
+    async def submit(self, item: Any) -> Any:
         done = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((state, version, command, done))
+        self.queue.put_nowait((item, done))
         return await done
 
     async def _write_forever(self) -> None:
@@ -267,52 +266,44 @@ class Recorder:
                 items.append(self.queue.get_nowait())
             results: list[Any] = []
             try:
-                results = await self._write(items)
+                results = await self.write([item for item, _ in items])
             except Exception:
-                log.exception("webhook.record_failed", attempts=len(items))
-            for (*_, done), result in itertools.zip_longest(items, results):
+                log.exception(f"webhook.{self.what}_failed", attempts=len(items))
+            for (_, done), result in itertools.zip_longest(items, results):
                 if not done.done():
                     done.set_result(result)
 
-    async def _write(self, items: list[Item]) -> list[Any]:
-        """Each item's answer: a start's (URL, secret, new version) or None; None for every outcome."""
-        versions: list[int | None] = [None] * len(items)
-        async with self.runtime.session(actor="webhooks") as session:
-            todo = list(range(len(items)))
-            while todo:  # a round appends to each delivery once: a second item of one waits for the next round
-                batch: dict[str, tuple[int, Saving]] = {}
-                later = []
-                for i in todo:
-                    state, version, command, _ = items[i]
-                    d = state.delivery
-                    stream = webhook.stream_id(d.delivery_id)
-                    if stream in batch:
-                        later.append(i)
-                        continue
-                    try:
-                        events = webhook.decide(state, command)
-                    except InvalidTransition:
-                        log.info("webhook.attempt_superseded", delivery_id=d.delivery_id, version=version)
-                        continue
-                    if events:  # none: in flight, or not owed
-                        metadata = {"actor": "webhooks", "merchant_id": d.merchant_id, "causation_id": d.delivery_id}
-                        batch[stream] = (i, Saving(stream, events, version, metadata))
-                # One statement for the round: each append checks its own stream's version.
-                saved = await session.save_batch([saving for _, saving in batch.values()])
-                for stream, (i, _) in batch.items():
-                    if stream in saved:
-                        versions[i] = saved[stream][-1].stream_version
-                    else:
-                        log.info("webhook.attempt_superseded", delivery_id=items[i][0].delivery.delivery_id)
-                todo = later
-            starts = [i for i, v in enumerate(versions) if v and isinstance(items[i][2], webhook.StartAttempt)]
-            merchants = sorted({items[i][0].delivery.merchant_id for i in starts})
-            found = await webhook_logs.endpoints(session.conn, merchants) if merchants else {}
-        results: list[Any] = [None] * len(items)
-        for i in starts:
-            url, secret = found.get(items[i][0].delivery.merchant_id, (None, None))
-            results[i] = (url, secret, versions[i])
-        return results
+
+async def _record(runtime: Runtime, items: list[tuple[webhook.Pending, int, webhook.RecordAttempt]]) -> list[Any]:
+    """Append each attempt's outcome at the version it was claimed at, one statement a round (``Session.save_batch``,
+    its webhook log rows with it); a round appends to each delivery once. Each append still names its own stream
+    and expected version, so one superseded attempt never holds up the others."""
+    async with runtime.session(actor="webhooks") as session:
+        todo = list(range(len(items)))
+        while todo:
+            batch: dict[str, tuple[int, Saving]] = {}
+            later = []
+            for i in todo:
+                state, version, command = items[i]
+                d = state.delivery
+                stream = webhook.stream_id(d.delivery_id)
+                if stream in batch:
+                    later.append(i)
+                    continue
+                try:
+                    events = webhook.decide(state, command)
+                except InvalidTransition:
+                    log.info("webhook.attempt_superseded", delivery_id=d.delivery_id, version=version)
+                    continue
+                if events:
+                    metadata = {"actor": "webhooks", "merchant_id": d.merchant_id, "causation_id": d.delivery_id}
+                    batch[stream] = (i, Saving(stream, events, version, metadata))
+            saved = await session.save_batch([saving for _, saving in batch.values()])
+            for stream, (i, _) in batch.items():
+                if stream not in saved:
+                    log.info("webhook.attempt_superseded", delivery_id=items[i][0].delivery.delivery_id)
+            todo = later
+    return [None] * len(items)
 
 
 def courier(runtime: Runtime) -> Courier:

@@ -1,6 +1,7 @@
 """Fan-out and the delivery log against a real PostgreSQL: subscribed events of merchants with a URL become
 deliveries once, with bodies as of their event; due attempts are found from the log."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import ledger
 from commands import handle, merchant, order, payment, webhook
 from commands.usecases import create_payment, load_order, register_merchant, settle_payment
 from projections import webhook_logs
-from workers import fanout
+from workers import fanout, leases
 
 AT = "2030-06-15T10:00:00.000000Z"
 
@@ -153,17 +154,71 @@ async def test_the_redrive_clock_starts_at_scheduling_not_at_the_source_event(co
     assert [d[0] for d in later if d[0] == row["id"]] == [row["id"]]
 
 
-async def test_an_attempt_in_flight_is_not_due_until_the_window_passes(conn: Any) -> None:
+async def one_delivery(conn: Any) -> dict[str, Any]:
     mid = await new_merchant(conn, "https://shop.example.com/hook", ("payment.success",))
     await fanout.schedule(conn, await payment_events(conn, await settled_payment(conn, mid)))
     [row] = await logs_of(conn, mid)
+    return row
+
+
+async def version_of(conn: Any, delivery_id: str) -> int:
+    return (await session_on(conn).load(webhook, webhook.stream_id(delivery_id)))[1]
+
+
+async def record_failure(conn: Any, delivery_id: str, version: int) -> None:
+    state, _ = await session_on(conn).load(webhook, webhook.stream_id(delivery_id))
+    failed = webhook.RecordAttempt(1, AT, 500, "no", None, 3)
+    await session_on(conn).save(webhook.stream_id(delivery_id), webhook.decide(state, failed), version)
+
+
+async def test_an_attempt_in_flight_is_not_due_until_the_window_passes(conn: Any) -> None:
+    row = await one_delivery(conn)
     started_at = row["created_at"] + timedelta(seconds=20)
-    state, version = await session_on(conn).load(webhook, webhook.stream_id(row["id"]))
-    start = webhook.StartAttempt(1, started_at.isoformat().replace("+00:00", "Z"), 15.0)
-    async with conn.transaction():
-        await session_on(conn).save(webhook.stream_id(row["id"]), webhook.decide(state, start), version)
+    key = (row["id"], await version_of(conn, row["id"]))
+    assert set(await leases.claim(conn, [key], started_at, 15)) == {row["id"]}
     ids = lambda due: [d[0] for d in due if d[0] == row["id"]]  # noqa: E731
     assert ids(await webhook_logs.due(conn, started_at + timedelta(seconds=14), grace_s=15)) == []
     assert ids(await webhook_logs.due(conn, started_at + timedelta(seconds=15), grace_s=15)) == [row["id"]]
-    state, version = await session_on(conn).load(webhook, webhook.stream_id(row["id"]))
-    assert webhook.decide(state, webhook.StartAttempt(1, start.occurred_at, 15.0)) == []
+    assert await leases.claim(conn, [key], started_at + timedelta(seconds=14), 15) == {}, "in flight: not again"
+    assert set(await leases.claim(conn, [key], started_at + timedelta(seconds=15), 15)) == {row["id"]}
+
+
+async def test_a_claim_answers_the_url_and_secret_of_the_moment_once(conn: Any) -> None:
+    row = await one_delivery(conn)
+    key = (row["id"], await version_of(conn, row["id"]))
+    now = datetime.now(UTC)
+    assert await leases.claim(conn, [key], now, 15) == {row["id"]: ("https://shop.example.com/hook", "whsec_x")}
+    assert await leases.claim(conn, [key], now, 15) == {}
+    targets = {t["id"]: t for t in await webhook_logs.targets(conn, [row["id"]])}
+    assert targets[row["id"]]["claimed_at"] == now
+
+
+async def test_a_claim_of_a_version_the_delivery_moved_past_claims_nothing(conn: Any) -> None:
+    row = await one_delivery(conn)
+    version = await version_of(conn, row["id"])
+    now = datetime.now(UTC)
+    assert set(await leases.claim(conn, [(row["id"], version)], now, 15)) == {row["id"]}
+    await record_failure(conn, row["id"], version)  # the outcome, at the version it was claimed at
+    assert await leases.claim(conn, [(row["id"], version)], now, 15) == {}, "a stale or duplicated message"
+    assert set(await leases.claim(conn, [(row["id"], version + 1)], now, 15)) == {row["id"]}, "the retry's"
+    stranger = str(uuid.uuid4())
+    assert await leases.claim(conn, [(stranger, 1)], now, 15) == {}, "no such delivery"
+
+
+async def test_of_claims_racing_for_one_attempt_one_wins(store: str, conn: Any) -> None:
+    row = await one_delivery(conn)
+    key = (row["id"], await version_of(conn, row["id"]))
+    now = datetime.now(UTC)
+    async with app_connection(store) as a, app_connection(store) as b:
+        got = await asyncio.gather(*(leases.claim(c, [key], now, 15) for c in (a, b, conn)))
+    assert sorted(len(g) for g in got) == [0, 0, 1]
+
+
+async def test_a_sweep_forgets_only_stale_claims(conn: Any) -> None:
+    old, new = await one_delivery(conn), await one_delivery(conn)
+    now = datetime.now(UTC)
+    await leases.claim(conn, [(old["id"], await version_of(conn, old["id"]))], now - timedelta(seconds=15), 15)
+    await leases.claim(conn, [(new["id"], await version_of(conn, new["id"]))], now - timedelta(seconds=14), 15)
+    await leases.sweep(conn, now, 15)
+    held = {t["id"]: t["claimed_at"] for t in await webhook_logs.targets(conn, [old["id"], new["id"]])}
+    assert held[old["id"]] is None and held[new["id"]] is not None
