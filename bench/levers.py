@@ -50,6 +50,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py dinstr DATABASE_URL        the dispatcher under callgrind: instructions per event over
                                                       that database's log, followed again from its start (every
                                                       delivery it schedules is found scheduled already)
+    python bench/levers.py wal [N]                    what PostgreSQL wrote to its write-ahead log for N
+                                                      end-to-end payments (500), by table and index and by
+                                                      record type (pg_waldump; needs read access to pg_wal)
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -821,6 +824,66 @@ def e2e(part: str, n: int) -> None:
             gateway.stop()
 
 
+def wal(n: int) -> None:
+    """``wal [N]``: what PostgreSQL wrote to its write-ahead log for N end-to-end payments (default 500: their
+    orders, the burst, every delivery recorded), read back by pg_waldump: bytes and records per payment by
+    relation and by record type (full-page images left out: they depend on when the last checkpoint was), and
+    the server's WAL flushes per payment. The whole server's log: nothing else may write meanwhile. Needs
+    pg_waldump and read access to the server's pg_wal (the machine's own PostgreSQL, run as root)."""
+    import collections
+    import re
+
+    import webhooks
+
+    def stat(conn: Any, query: str) -> Any:
+        return conn.execute(query).fetchone()[0]
+
+    work = Path(tempfile.mkdtemp(prefix="paygate-levers-"))
+    with core.fresh_database(PG, "levers") as db, webhooks.own_redis(work) as rd:
+        with psycopg.connect(db, autocommit=True) as conn:
+            folder = Path(stat(conn, "SHOW data_directory")) / "pg_wal"
+            major = stat(conn, "SHOW server_version_num")[:2]
+            tool = shutil.which("pg_waldump") or f"/usr/lib/postgresql/{major}/bin/pg_waldump"
+            gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
+            try:
+                gateway.start()
+                start, syncs = stat(conn, "SELECT pg_current_wal_lsn()"), stat(conn, "SELECT wal_sync FROM pg_stat_wal")
+                asyncio.run(burst(gateway.url, db, n, {}))
+                while stat(conn, "SELECT count(*) FROM webhook_logs WHERE status = 'pending'"):
+                    time.sleep(0.1)  # every delivery's outcome recorded
+                end = stat(conn, "SELECT pg_current_wal_lsn()")
+            finally:
+                gateway.stop()
+            time.sleep(0.6)  # the statistics collector reports at most every 500 ms
+            syncs = stat(conn, "SELECT wal_sync FROM pg_stat_wal") - syncs
+            files = "SELECT pg_relation_filenode(oid)::text, relname FROM pg_class"
+            names = dict(conn.execute(f"{files} WHERE pg_relation_filenode(oid) IS NOT NULL").fetchall())
+            oid = stat(conn, "SELECT oid FROM pg_database WHERE datname = current_database()")
+        # Now, while the log is there: dropping the database makes a checkpoint, which may recycle its segments.
+        command = [tool, "-p", str(folder), "-s", str(start), "-e", str(end)]
+        dump = subprocess.run(command, capture_output=True, text=True)
+    if dump.returncode:
+        raise SystemExit(f"pg_waldump failed: {dump.stderr.strip()}")
+    record = re.compile(r"rmgr: (\S+)\s+len \(rec/tot\):\s+(\d+)/\s*\d+.*?desc: (\S+)")
+    relation = re.compile(rf"rel \d+/{oid}/(\d+)")
+    size: collections.Counter[str] = collections.Counter()
+    count: collections.Counter[str] = collections.Counter()
+    kinds: collections.Counter[str] = collections.Counter()
+    for line in dump.stdout.splitlines():
+        if not (m := record.search(line)):
+            continue
+        found = relation.search(line)
+        name = names.get(found.group(1), "(other)") if found else "(no relation)"
+        size[name] += int(m.group(2))
+        count[name] += 1
+        kinds[f"{m.group(1)}/{m.group(3)}"] += int(m.group(2))
+    print(f"{n} payments: {sum(size.values()) / n / 1024:.1f} KiB of WAL records per payment (full-page images "
+          f"left out), {syncs / n:.2f} WAL flushes per payment")  # fmt: skip
+    for name, b in size.most_common(20):
+        print(f"  {name:40} {b / n:7,.0f} bytes  {count[name] / n:5.1f} records per payment")
+    print("  by record type:", ", ".join(f"{k} {v / n:,.0f}" for k, v in kinds.most_common(8)))
+
+
 def steady(n: int = 200, clients: int = 20) -> None:
     """``n`` payments from ``clients`` clients, each waiting for its payment.success webhook, as bench/table.py's
     steady phase: percentiles of the whole and of each stage, from the event store and the webhook log."""
@@ -886,6 +949,9 @@ def main() -> None:
     if what == "e2e":
         part = next((a for a in args if not a.isdigit()), "worker")
         e2e(part, int(next((a for a in args if a.isdigit()), "1000")))
+        return
+    if what == "wal":
+        wal(int(args[0]) if args else 500)
         return
     if what == "store":
         store(int(args[0]) if args else 3)
