@@ -674,14 +674,13 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         with psycopg.connect(db) as conn:
             position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
             commits = conn.execute(XACTS).fetchone()[0]  # type: ignore[index]
-            wal = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()[0]  # type: ignore[index]
         before = {name: table.cpu_s([p]) for name, p in procs.items()} | {
             "postgres": postgres_cpu_s(),
             "by client": postgres_cpu_by_client(db, servers()["postgres (all)"]),
             "busy": machine_busy_s(),
             "position": position,
             "commits": commits,
-            "wal": wal,
+            "wal": table.wal_bytes(db),
         }
         began, began_wall = time.perf_counter(), time.time()
         paid = await asyncio.gather(*(pay(client, order_id) for order_id in todo))
@@ -784,7 +783,7 @@ def e2e(part: str, n: int) -> None:
             threading.Thread(target=sample_waits, args=(db, waits, sampling), daemon=True).start()
             seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
             busy, start, commits = machine_busy_s() - before.pop("busy"), before.pop("position"), before.pop("commits")
-            wal = before.pop("wal")
+            wal = table.wal_bytes(db) - before.pop("wal")
             after = {name: table.cpu_s([p]) for name, p in procs.items()}
             postgres = postgres_cpu_s() - before.pop("postgres")
             split = postgres_cpu_by_client(db, servers()["postgres (all)"])
@@ -797,7 +796,6 @@ def e2e(part: str, n: int) -> None:
             with psycopg.connect(db) as conn:
                 time.sleep(0.6)  # the statistics collector reports at most every 500 ms
                 commits = conn.execute(XACTS).fetchone()[0] - commits  # type: ignore[index]
-                wal = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()[0] - wal  # type: ignore[index]
                 counts = conn.execute(
                     "SELECT type, count(*) FROM events WHERE position > %s GROUP BY type ORDER BY 2 DESC", (start,)
                 ).fetchall()

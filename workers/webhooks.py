@@ -15,7 +15,7 @@ import functools
 import itertools
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,24 +183,16 @@ class Courier:
             return await self.post(url, secret, delivery)
 
     async def _claim(self, runtime: Runtime, attempts: list[tuple[str, int]]) -> list[Any]:
-        """Each (delivery, version)'s URL and secret if this process claimed it, else None; one statement a round,
-        and a round claims each delivery once (a stale message and a fresh one may name the same delivery)."""
-        claimed: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-        todo = attempts
+        """Each (delivery, version)'s URL and secret if this process claimed it, else None; one statement a round
+        (a stale message and a fresh one may name the same delivery)."""
+        claimed: list[Any] = [None] * len(attempts)
         async with (await runtime.pool()).connection() as conn:
-            while todo:
-                first: dict[str, int] = {}
-                later = []
-                for delivery_id, version in todo:
-                    if delivery_id in first:
-                        later.append((delivery_id, version))
-                    else:
-                        first[delivery_id] = version
-                now, in_flight_s = datetime.now(UTC), float(self.settings.webhook_redrive_s)
-                found = await leases.claim(conn, list(first.items()), now, in_flight_s)
-                claimed.update(((d, first[d]), endpoint) for d, endpoint in found.items())
-                todo = later
-        return [claimed.get(attempt) for attempt in attempts]
+            for now in _rounds([delivery_id for delivery_id, _ in attempts]):
+                at, in_flight_s = datetime.now(UTC), float(self.settings.webhook_redrive_s)
+                found = await leases.claim(conn, [attempts[i] for i in now], at, in_flight_s)
+                for i in now:
+                    claimed[i] = found.get(attempts[i][0])
+        return claimed
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``, each checked against the address policy; the client connects to these."""
@@ -279,17 +271,12 @@ async def _record(runtime: Runtime, items: list[tuple[webhook.Pending, int, webh
     its webhook log rows with it); a round appends to each delivery once. Each append still names its own stream
     and expected version, so one superseded attempt never holds up the others."""
     async with runtime.session(actor="webhooks") as session:
-        todo = list(range(len(items)))
-        while todo:
+        for now in _rounds([state.delivery.delivery_id for state, _, _ in items]):
             batch: dict[str, tuple[int, Saving]] = {}
-            later = []
-            for i in todo:
+            for i in now:
                 state, version, command = items[i]
                 d = state.delivery
                 stream = webhook.stream_id(d.delivery_id)
-                if stream in batch:
-                    later.append(i)
-                    continue
                 try:
                     events = webhook.decide(state, command)
                 except InvalidTransition:
@@ -302,8 +289,22 @@ async def _record(runtime: Runtime, items: list[tuple[webhook.Pending, int, webh
             for stream, (i, _) in batch.items():
                 if stream not in saved:
                     log.info("webhook.attempt_superseded", delivery_id=items[i][0].delivery.delivery_id)
-            todo = later
     return [None] * len(items)
+
+
+def _rounds(keys: list[str]) -> Iterator[list[int]]:
+    """The indices of ``keys`` in rounds, in order, each key at most once a round: a statement appends to (or
+    claims) each delivery once."""
+    todo = list(range(len(keys)))
+    while todo:
+        seen: set[str] = set()
+        now: list[int] = []
+        later: list[int] = []
+        for i in todo:
+            (later if keys[i] in seen else now).append(i)
+            seen.add(keys[i])
+        yield now
+        todo = later
 
 
 def courier(runtime: Runtime) -> Courier:
