@@ -41,9 +41,7 @@ async def test_an_event_held_back_by_an_older_transaction_is_read_soon_after_it_
     sid = new_stream()
 
     async with make_pool(settings, store, max_size=3) as pool, owner_connection(store) as older:
-        async with app_connection(store) as conn:
-            async with conn.transaction():
-                await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
+        await warm_up(store, sid)
 
         reader = Reader(pool, sid)
         stop = asyncio.Event()
@@ -78,9 +76,7 @@ async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_ga
     sid = new_stream()
 
     async with make_pool(settings, store, max_size=3) as pool:
-        async with app_connection(store) as conn:
-            async with conn.transaction():
-                await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
+        await warm_up(store, sid)
 
         reader = Reader(pool, sid)
 
@@ -105,6 +101,18 @@ async def test_a_lone_event_after_a_small_batch_is_read_at_once_not_after_the_ga
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
     assert [e.stream_version for e in reader.seen] == [1, 2]
+
+
+async def warm_up(store: str, sid: str) -> None:
+    """An event for the follower to drain first, readable once this returns. A transaction elsewhere on the server
+    that began before its commit (another test's) hides it from ``read_all`` until that one ends, and a follower
+    that found nothing and got no wake-up would then wait out its poll."""
+    async with app_connection(store) as conn:
+        async with conn.transaction():
+            [event] = await ledger.append(conn, "warm-up-" + sid, [new_event(0)], expected_version=0)
+        readable = "SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::text::xid8"
+        while not (await (await conn.execute(readable, (str(event.tx_id),))).fetchone() or (False,))[0]:
+            await asyncio.sleep(0.01)
 
 
 async def _until(check: Any) -> None:
