@@ -10,8 +10,9 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py idle [SECONDS]             idle CPU of each process, and the CPU the machine takes
                                                       for one bare wake-up from a sleep
     python bench/levers.py workers N [pay|order ...]  R, then wrk rounds with API_WORKERS=N
-    python bench/levers.py command [N]                in process, one connection, no HTTP: CPU and wall time
-                                                      per command of N orders created, then N payments on them
+    python bench/levers.py command [N]                in process, one connection, no HTTP: CPU (the process's
+                                                      and its PostgreSQL backend's) and wall time per command
+                                                      of N orders created, then N payments on them
     python bench/levers.py store [N]                  make bench's event-store rows alone, N times (default 3):
                                                       raw INSERT and ledger.append at 32 writers, and the ratio
     python bench/levers.py encode DATABASE_URL        the chain's canonical encoding (audit.spec.canonical)
@@ -94,6 +95,8 @@ SCRATCH_REDIS = "redis://127.0.0.1:6379/15"
 
 async def commands_alone(db: str, n: int) -> None:
     """The command handler alone, as the API calls it for POST /orders and POST /payments."""
+    import psutil
+
     import commands
     import projections
     from api.ids import new_id, now, stamp
@@ -121,15 +124,20 @@ async def commands_alone(db: str, n: int) -> None:
             )
             await create_payment(session, command)
 
+        backend = psutil.Process((await (await conn.execute("SELECT pg_backend_pid()")).fetchone() or (0,))[0])
         for _ in range(200):  # warm-up: statement caches, prepared statements
             await pay(await make_order())
         for name, step in (("create an order", None), ("create a payment (order loaded first)", "pay")):
             made = [await make_order() for _ in range(n)] if step else []
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, server = time.process_time(), time.perf_counter(), sum(backend.cpu_times()[:2])
             for i in range(n):
                 await (pay(made[i]) if step else make_order())
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            print(f"{name}: {cpu * 1e6 / n:.0f} us CPU, {wall * 1e6 / n:.0f} us wall per command (n={n})")
+            server = sum(backend.cpu_times()[:2]) - server
+            print(
+                f"{name}: {cpu * 1e6 / n:.0f} us CPU, {server * 1e6 / n:.0f} us of its PostgreSQL backend's, "
+                f"{wall * 1e6 / n:.0f} us wall per command (n={n})"
+            )
 
 
 async def asgi_alone(db: str, rd: str, n: int, counter: Any = None, at_once: int = 1) -> None:
