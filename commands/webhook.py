@@ -104,6 +104,9 @@ class WebhookAttemptStarted:
 @quick
 @dataclass(frozen=True)
 class WebhookAttempted:
+    """An attempt that failed, made again at ``next_retry_at``. Logs written before each attempt was one event hold
+    one for every attempt, the delivering or last one followed by ``webhook.delivered.v1`` or ``webhook.failed.v1``."""
+
     TYPE = "webhook.attempted.v1"
     delivery_id: str
     attempt: int
@@ -118,6 +121,38 @@ class WebhookAttempted:
 @quick
 @dataclass(frozen=True)
 class WebhookDelivered:
+    """The attempt that got a 2xx answer: the delivery's outcome and what the attempt got, in one event."""
+
+    TYPE = "webhook.delivered.v2"
+    delivery_id: str
+    attempt: int
+    delivered_at: str
+    response_code: int
+    response_body: str
+    duration_ms: int
+
+
+@quick
+@dataclass(frozen=True)
+class WebhookFailed:
+    """The last attempt, failed: the delivery's outcome and what the attempt got, in one event."""
+
+    TYPE = "webhook.failed.v2"
+    delivery_id: str
+    attempt: int
+    failed_at: str
+    response_code: int | None
+    response_body: str
+    error: str | None
+    duration_ms: int
+
+
+@quick
+@dataclass(frozen=True)
+class WebhookDeliveredV1:
+    """A delivery's outcome as logs written before the outcome carried its attempt hold it, after that attempt's
+    ``webhook.attempted.v1``; nothing decides it any more."""
+
     TYPE = "webhook.delivered.v1"
     delivery_id: str
     attempts: int
@@ -126,7 +161,9 @@ class WebhookDelivered:
 
 @quick
 @dataclass(frozen=True)
-class WebhookFailed:
+class WebhookFailedV1:
+    """As ``WebhookDeliveredV1``, for a delivery whose last attempt failed."""
+
     TYPE = "webhook.failed.v1"
     delivery_id: str
     attempts: int
@@ -147,6 +184,8 @@ Event = (
     | WebhookAttempted
     | WebhookDelivered
     | WebhookFailed
+    | WebhookDeliveredV1
+    | WebhookFailedV1
     | WebhookRetryRequested
 )
 
@@ -200,11 +239,6 @@ def stream_id(delivery_id: str) -> str:
     return f"webhook-{delivery_id}"
 
 
-def succeeded(response_code: int | None) -> bool:
-    """Any 2xx answer is a delivery."""
-    return response_code is not None and 200 <= response_code < 300
-
-
 def _parse(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
@@ -215,20 +249,16 @@ def _later(at: str, seconds: float) -> str:
 
 
 def _attempted(p: Pending, c: RecordAttempt) -> list[Event]:
+    """One event an attempt, named for what it leaves the delivery: delivered, failed, or due again."""
     if c.attempt != p.attempts + 1:
         raise InvalidTransition(f"attempt {c.attempt} is stale: {p.attempts} recorded")
-    last = c.attempt >= MAX_ATTEMPTS
-    ok = succeeded(c.response_code)
-    retry_at = None if ok or last else _later(c.occurred_at, c.retry_intervals_s[c.attempt - 1])
-    d = p.delivery.delivery_id
-    attempted = WebhookAttempted(
-        d, c.attempt, c.occurred_at, c.response_code, c.response_body, c.error, c.duration_ms, retry_at
-    )
-    if ok:
-        return [attempted, WebhookDelivered(d, c.attempt, c.occurred_at)]
-    if last:
-        return [attempted, WebhookFailed(d, c.attempt, c.occurred_at)]
-    return [attempted]
+    d, at = p.delivery.delivery_id, c.occurred_at
+    if c.response_code is not None and 200 <= c.response_code < 300:  # any 2xx answer is a delivery
+        return [WebhookDelivered(d, c.attempt, at, c.response_code, c.response_body, c.duration_ms)]
+    if c.attempt >= MAX_ATTEMPTS:
+        return [WebhookFailed(d, c.attempt, at, c.response_code, c.response_body, c.error, c.duration_ms)]
+    retry_at = _later(at, c.retry_intervals_s[c.attempt - 1])
+    return [WebhookAttempted(d, c.attempt, at, c.response_code, c.response_body, c.error, c.duration_ms, retry_at)]
 
 
 def decide(state: State, command: Command) -> list[Event]:
@@ -263,8 +293,12 @@ def evolve(state: State, event: Event) -> State:
                 return Pending(state.delivery, e.attempt, e.next_retry_at or state.due_at)
             return state
         case WebhookDelivered() as e:
-            return Delivered(state.delivery, e.attempts) if isinstance(state, Pending) else state
+            return Delivered(state.delivery, e.attempt) if isinstance(state, Pending) else state
         case WebhookFailed() as e:
+            return Failed(state.delivery, e.attempt) if isinstance(state, Pending) else state
+        case WebhookDeliveredV1() as e:
+            return Delivered(state.delivery, e.attempts) if isinstance(state, Pending) else state
+        case WebhookFailedV1() as e:
             return Failed(state.delivery, e.attempts) if isinstance(state, Pending) else state
         case WebhookRetryRequested() as e:
             return state if isinstance(state, NoDelivery) else Pending(state.delivery, 0, e.requested_at)

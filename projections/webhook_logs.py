@@ -16,7 +16,9 @@ TYPES = frozenset(
         "webhook.attempt_started.v1",
         "webhook.attempted.v1",
         "webhook.delivered.v1",
+        "webhook.delivered.v2",
         "webhook.failed.v1",
+        "webhook.failed.v2",
         "webhook.retry_requested.v1",
         "webhook.scheduled.v1",
     }
@@ -48,18 +50,13 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
         case "webhook.attempt_started.v1":  # written before attempts in flight became leases (workers/leases.py)
             return [effects.Update("webhook_logs", key, {"version": v})]
         case "webhook.attempted.v1":
-            values = {
-                "attempts": d["attempt"],
-                "last_attempt_at": d["attempted_at"],
-                "response_code": d["response_code"],
-                "response_body": d["response_body"],
-                "last_error": d["error"],
-                "next_retry_at": d["next_retry_at"],
-                "version": v,
-                "updated_at": d["attempted_at"],
-            }
+            values = _attempt(d, d["attempted_at"], v) | {"next_retry_at": d["next_retry_at"]}
             return [effects.Update("webhook_logs", key, values)]
-        case "webhook.delivered.v1" | "webhook.failed.v1":
+        case "webhook.delivered.v2":
+            return [effects.Update("webhook_logs", key, _attempt(d, d["delivered_at"], v) | {"status": "success"})]
+        case "webhook.failed.v2":
+            return [effects.Update("webhook_logs", key, _attempt(d, d["failed_at"], v) | {"status": "failed"})]
+        case "webhook.delivered.v1" | "webhook.failed.v1":  # after its attempt's event, in logs written before v2
             status = "success" if event.type == "webhook.delivered.v1" else "failed"
             return [effects.Update("webhook_logs", key, {"status": status, "next_retry_at": None, "version": v})]
         case "webhook.retry_requested.v1":
@@ -75,6 +72,21 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
 
 
 apply = effects.applier(changes, TYPES)
+
+
+def _attempt(d: dict[str, Any], at: str, version: int) -> dict[str, Any]:
+    """The columns an attempt's event sets, whatever its outcome (a delivery's event has no ``error``), as the
+    delivery's last: none due next."""
+    return {
+        "attempts": d["attempt"],
+        "last_attempt_at": at,
+        "response_code": d["response_code"],
+        "response_body": d["response_body"],
+        "last_error": d.get("error"),
+        "next_retry_at": None,
+        "version": version,
+        "updated_at": at,
+    }
 
 
 async def page(

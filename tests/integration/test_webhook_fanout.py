@@ -222,3 +222,53 @@ async def test_a_sweep_forgets_only_stale_claims(conn: Any) -> None:
     await leases.sweep(conn, now, 15)
     held = {t["id"]: t["claimed_at"] for t in await webhook_logs.targets(conn, [old["id"], new["id"]])}
     assert held[old["id"]] is None and held[new["id"]] is not None
+
+
+async def attempt_outcome(conn: Any, code: int | None, failures_before: int = 0) -> tuple[dict[str, Any], list[str]]:
+    """The log row and the stream's event types after ``failures_before`` failed attempts and one answering ``code``."""
+    row = await one_delivery(conn)
+    stream = webhook.stream_id(row["id"])
+    for n in range(1, failures_before + 2):
+        state, version = await session_on(conn).load(webhook, stream)
+        answer = (500, "no") if n <= failures_before else (code, "got it" if code else "")
+        command = webhook.RecordAttempt(n, f"2030-06-15T10:0{n}:00.000000Z", *answer, None if answer[0] else "x", 7)
+        await session_on(conn).save(stream, webhook.decide(state, command), version)
+    types = [e.type for e in await ledger.read_stream(conn, stream)]
+    return await webhook_logs.get(conn, row["id"], row["merchant_id"]) or {}, types
+
+
+async def test_a_delivering_attempt_is_one_event_and_its_log_row_keeps_what_it_got(conn: Any) -> None:
+    row, types = await attempt_outcome(conn, 201)
+    assert types == ["webhook.scheduled.v1", "webhook.delivered.v2"]
+    assert (row["status"], row["attempts"], row["response_code"], row["response_body"]) == ("success", 1, 201, "got it")
+    assert (row["last_error"], row["next_retry_at"]) == (None, None)
+    assert row["last_attempt_at"] == row["updated_at"] == datetime(2030, 6, 15, 10, 1, tzinfo=UTC)
+
+
+async def test_the_last_failing_attempt_is_one_event_and_its_log_row_keeps_what_it_got(conn: Any) -> None:
+    row, types = await attempt_outcome(conn, None, failures_before=webhook.MAX_ATTEMPTS - 1)
+    assert types == ["webhook.scheduled.v1", *["webhook.attempted.v1"] * 4, "webhook.failed.v2"]
+    assert (row["status"], row["attempts"], row["response_code"], row["last_error"]) == ("failed", 5, None, "x")
+    assert row["next_retry_at"] is None
+    assert row["last_attempt_at"] == datetime(2030, 6, 15, 10, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("code", [200, 503])
+async def test_a_log_written_before_each_attempt_was_one_event_gives_the_same_log_row(conn: Any, code: int) -> None:
+    """Old logs hold every attempt as ``webhook.attempted.v1``, the delivering or last one followed by
+    ``webhook.delivered.v1`` or ``webhook.failed.v1``: the row they make is the one the new events make."""
+    failures_before = 0 if code == 200 else webhook.MAX_ATTEMPTS - 1
+    new, _ = await attempt_outcome(conn, code, failures_before)
+    old = await one_delivery(conn)
+    stream, n = webhook.stream_id(old["id"]), failures_before + 1
+    at = f"2030-06-15T10:0{n}:00.000000Z"
+    attempts = [
+        webhook.WebhookAttempted(old["id"], i, f"2030-06-15T10:0{i}:00.000000Z", 500, "no", None, 7, "x")
+        for i in range(1, n)
+    ]
+    last = webhook.WebhookAttempted(old["id"], n, at, code, "got it", None, 7, None)
+    outcome = webhook.WebhookDeliveredV1(old["id"], n, at) if code == 200 else webhook.WebhookFailedV1(old["id"], n, at)
+    await session_on(conn).save(stream, [*attempts, last, outcome], await version_of(conn, old["id"]))
+    row = await webhook_logs.get(conn, old["id"], old["merchant_id"]) or {}
+    same = ("status", "attempts", "last_attempt_at", "next_retry_at", "response_code", "response_body", "last_error")
+    assert {k: row[k] for k in same} == {k: new[k] for k in same}
