@@ -287,9 +287,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
 
--- Inline projection: one row per webhook delivery (stream webhook-{id}). `body` holds the exact bytes every
--- attempt sends; `version` is the delivery stream's version, which names the attempt a queued message is for,
--- so a stale or duplicated message finds the stream moved on.
+-- Inline projection: one row per webhook delivery (stream webhook-{id}). `version` is the delivery stream's
+-- version, which names the attempt a queued message is for, so a stale or duplicated message finds the stream
+-- moved on. The exact bytes every attempt sends are read from the delivery's scheduling event
+-- (webhook_logs_with_body, below).
 CREATE TABLE IF NOT EXISTS webhook_logs (
     id              uuid PRIMARY KEY,
     merchant_id     uuid NOT NULL,
@@ -302,7 +303,6 @@ CREATE TABLE IF NOT EXISTS webhook_logs (
     response_body   text,
     created_at      timestamptz NOT NULL,
     last_error      text,
-    body            text NOT NULL,
     source_event_id uuid,
     version         integer NOT NULL,
     updated_at      timestamptz NOT NULL
@@ -313,6 +313,15 @@ CREATE INDEX IF NOT EXISTS webhook_logs_due ON webhook_logs (next_retry_at, id) 
 ALTER TABLE webhook_logs DROP COLUMN IF EXISTS payload;
 -- Attempts in flight are leases (workers/leases.py), no longer events on the delivery's stream.
 ALTER TABLE webhook_logs DROP COLUMN IF EXISTS attempt_started_at;
+-- perf: a delivery's body is kept once, in its scheduling event (version 1 of its stream): the row's copy was
+-- written again by every attempt's update.
+ALTER TABLE webhook_logs DROP COLUMN IF EXISTS body;
+-- The delivery log as its readers want it: each row with the exact bytes every attempt sends.
+CREATE OR REPLACE VIEW webhook_logs_with_body AS
+    SELECT l.id, l.merchant_id, l.event, l.status, l.attempts, l.last_attempt_at, l.next_retry_at, l.response_code,
+           l.response_body, l.created_at, l.last_error, l.source_event_id, l.version, l.updated_at,
+           e.data->>'body' AS body
+    FROM webhook_logs l JOIN events e ON e.stream_id = 'webhook-' || l.id::text AND e.stream_version = 1;
 
 -- Webhook attempts in flight: the delivery stream's version each was claimed at, and when. Coordination only, so
 -- UNLOGGED: no write-ahead log, and emptied after a crash, when none of its attempts is in flight any more.

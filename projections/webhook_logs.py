@@ -41,7 +41,6 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "attempts": 0,
                 "next_retry_at": d["scheduled_at"],
                 "created_at": d["scheduled_at"],
-                "body": d["body"],
                 "source_event_id": d["source_event_id"],
                 "version": v,
                 "updated_at": d["scheduled_at"],
@@ -95,7 +94,7 @@ async def page(
     """A merchant's deliveries, newest first, and how many there are in all."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"""SELECT {_COLUMNS} FROM webhook_logs WHERE merchant_id = %s
+            f"""SELECT {_COLUMNS} FROM webhook_logs_with_body WHERE merchant_id = %s
                 ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s""",
             (merchant_id, limit, offset),
         )
@@ -109,7 +108,8 @@ async def get(conn: psycopg.AsyncConnection[Any], delivery_id: str, merchant_id:
     """One delivery of this merchant's."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {_COLUMNS} FROM webhook_logs WHERE id = %s AND merchant_id = %s", (delivery_id, merchant_id)
+            f"SELECT {_COLUMNS} FROM webhook_logs_with_body WHERE id = %s AND merchant_id = %s",
+            (delivery_id, merchant_id),
         )
         return await cur.fetchone()
 
@@ -161,7 +161,7 @@ async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -
         await cur.execute(
             """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
                       l.next_retry_at, w.started_at AS claimed_at, l.version, m.webhook_url
-               FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
+               FROM webhook_logs_with_body l JOIN merchants m ON m.id = l.merchant_id
                LEFT JOIN webhook_leases w ON w.delivery_id = l.id AND w.version = l.version
                WHERE l.id = ANY(%s::uuid[])""",
             (arrays.encode("uuid", delivery_ids),),
