@@ -287,11 +287,21 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
 
+-- The delivery log's rows were the table webhook_logs before webhook_logs became the view of them (below).
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_class WHERE oid = to_regclass('webhook_logs') AND relkind = 'r') THEN
+        ALTER TABLE webhook_logs RENAME TO webhook_deliveries;
+        ALTER INDEX webhook_logs_pkey RENAME TO webhook_deliveries_pkey;
+        ALTER INDEX IF EXISTS webhook_logs_by_merchant RENAME TO webhook_deliveries_by_merchant;
+        ALTER INDEX IF EXISTS webhook_logs_due RENAME TO webhook_deliveries_due;
+    END IF;
+END $$;
+
 -- Inline projection: one row per webhook delivery (stream webhook-{id}). `version` is the delivery stream's
 -- version, which names the attempt a queued message is for, so a stale or duplicated message finds the stream
--- moved on. The exact bytes every attempt sends are read from the delivery's scheduling event
--- (webhook_logs_with_body, below).
-CREATE TABLE IF NOT EXISTS webhook_logs (
+-- moved on. The exact bytes every attempt sends are not copied here: they are in the delivery's scheduling
+-- event, and the view webhook_logs (below) reads them from there.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
     id              uuid PRIMARY KEY,
     merchant_id     uuid NOT NULL,
     event           text NOT NULL,
@@ -307,24 +317,28 @@ CREATE TABLE IF NOT EXISTS webhook_logs (
     version         integer NOT NULL,
     updated_at      timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS webhook_logs_by_merchant ON webhook_logs (merchant_id, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS webhook_logs_due ON webhook_logs (next_retry_at, id) WHERE status = 'pending';
--- The body's parsed copy, read by nothing: every write of a row copied it again.
-ALTER TABLE webhook_logs DROP COLUMN IF EXISTS payload;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_merchant ON webhook_deliveries (merchant_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_retry_at, id) WHERE status = 'pending';
+-- The body's parsed copy (now the view's payload).
+ALTER TABLE webhook_deliveries DROP COLUMN IF EXISTS payload;
 -- Attempts in flight are leases (workers/leases.py), no longer events on the delivery's stream.
-ALTER TABLE webhook_logs DROP COLUMN IF EXISTS attempt_started_at;
--- perf: a delivery's body is kept once, in its scheduling event (version 1 of its stream): the row's copy was
--- written again by every attempt's update.
-ALTER TABLE webhook_logs DROP COLUMN IF EXISTS body;
--- The delivery log as its readers want it: each row with the exact bytes every attempt sends. A subquery, not a
--- join, so each row's body is one probe of the events' (stream_id, stream_version) index whatever the planner
--- thinks of a young table's size.
-CREATE OR REPLACE VIEW webhook_logs_with_body AS
-    SELECT l.id, l.merchant_id, l.event, l.status, l.attempts, l.last_attempt_at, l.next_retry_at, l.response_code,
-           l.response_body, l.created_at, l.last_error, l.source_event_id, l.version, l.updated_at,
+ALTER TABLE webhook_deliveries DROP COLUMN IF EXISTS attempt_started_at;
+-- perf: every attempt's update wrote the body again (PostgreSQL writes a whole new row version for an update).
+ALTER TABLE webhook_deliveries DROP COLUMN IF EXISTS body;
+
+-- The delivery log as merchants, evaluators and readers see it: each delivery with `body`, the exact bytes every
+-- attempt sends, and `payload`, the same parsed, both read from the delivery's scheduling event (version 1 of its
+-- stream). Subqueries, not a join: a row's body is one probe of the events' (stream_id, stream_version) index,
+-- whatever the planner thinks of a young table's size, and a query that names neither column reads no event.
+CREATE OR REPLACE VIEW webhook_logs AS
+    SELECT d.id, d.merchant_id, d.event,
+           (SELECT (e.data->>'body')::jsonb FROM events e
+            WHERE e.stream_id = 'webhook-' || d.id::text AND e.stream_version = 1) AS payload,
+           d.status, d.attempts, d.last_attempt_at, d.next_retry_at, d.response_code, d.response_body,
+           d.created_at, d.last_error, d.source_event_id, d.version, d.updated_at,
            (SELECT e.data->>'body' FROM events e
-            WHERE e.stream_id = 'webhook-' || l.id::text AND e.stream_version = 1) AS body
-    FROM webhook_logs l;
+            WHERE e.stream_id = 'webhook-' || d.id::text AND e.stream_version = 1) AS body
+    FROM webhook_deliveries d;
 
 -- Webhook attempts in flight: the delivery stream's version each was claimed at, and when. Coordination only, so
 -- UNLOGGED: no write-ahead log, and emptied after a crash, when none of its attempts is in flight any more.

@@ -931,7 +931,7 @@ def steady(n: int = 200, clients: int = 20) -> None:
                                                   AND stream_version = 1)),
                               extract(epoch FROM (SELECT recorded_at FROM events WHERE stream_id = %(s)s
                                                   AND stream_version = 2)),
-                              (SELECT extract(epoch FROM created_at) FROM webhook_logs_with_body
+                              (SELECT extract(epoch FROM created_at) FROM webhook_logs
                                WHERE event = 'payment.success' AND body::jsonb->'data'->'payment'->>'id' = %(p)s)""",
                     {"s": f"payment-{payment_id}", "p": payment_id},
                 ).fetchone()

@@ -345,7 +345,7 @@ def backlog(gateway: Gateway, database_url: str, n: int) -> dict[str, float]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
-                "SELECT count(*) FILTER (WHERE event = 'payment.success'), count(*) FROM webhook_logs_with_body"
+                "SELECT count(*) FILTER (WHERE event = 'payment.success'), count(*) FROM webhook_logs"
                 " WHERE body::jsonb->'data'->'payment'->>'id' = ANY(%s)",
                 (ids,),
             ).fetchone()
@@ -368,7 +368,7 @@ def stages(database_url: str, payment_ids: list[str], began: float) -> dict[str,
             ([f"payment-{p}" for p in payment_ids],),
         ).fetchall()
         logs = conn.execute(
-            """SELECT extract(epoch FROM created_at), extract(epoch FROM last_attempt_at) FROM webhook_logs_with_body
+            """SELECT extract(epoch FROM created_at), extract(epoch FROM last_attempt_at) FROM webhook_logs
                WHERE body::jsonb->'data'->'payment'->>'id' = ANY(%s)""",
             (payment_ids,),
         ).fetchall()

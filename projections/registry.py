@@ -25,7 +25,7 @@ TABLES: dict[str, ModuleType] = {
     "ledger_lines": balances,
     "ledger_balances": balances,
     "merchant_balances": balances,
-    "webhook_logs": webhook_logs,
+    "webhook_deliveries": webhook_logs,
 }
 
 

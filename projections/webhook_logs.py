@@ -1,4 +1,6 @@
-"""The `webhook_logs` read table (inline, so the API and the retry scheduler read their own writes) and its queries."""
+"""The delivery log: its table `webhook_deliveries` (inline, so the API and the retry scheduler read their own
+writes) and its queries, which read the view `webhook_logs` (the table with each delivery's body and payload,
+from the delivery's scheduling event)."""
 
 from datetime import datetime
 from typing import Any
@@ -10,6 +12,8 @@ from ledger import Recorded, arrays
 from projections import effects
 
 NAME = "webhook_logs"
+#: The table this projection writes.
+TABLE = "webhook_deliveries"
 #: The event types this projection reads (a replay hands it no others).
 TYPES = frozenset(
     {
@@ -45,19 +49,19 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "version": v,
                 "updated_at": d["scheduled_at"],
             }
-            return [effects.Insert("webhook_logs", row)]
+            return [effects.Insert(TABLE, row)]
         case "webhook.attempt_started.v1":  # written before attempts in flight became leases (workers/leases.py)
-            return [effects.Update("webhook_logs", key, {"version": v})]
+            return [effects.Update(TABLE, key, {"version": v})]
         case "webhook.attempted.v1":
             values = _attempt(d, d["attempted_at"], v) | {"next_retry_at": d["next_retry_at"]}
-            return [effects.Update("webhook_logs", key, values)]
+            return [effects.Update(TABLE, key, values)]
         case "webhook.delivered.v2":
-            return [effects.Update("webhook_logs", key, _attempt(d, d["delivered_at"], v) | {"status": "success"})]
+            return [effects.Update(TABLE, key, _attempt(d, d["delivered_at"], v) | {"status": "success"})]
         case "webhook.failed.v2":
-            return [effects.Update("webhook_logs", key, _attempt(d, d["failed_at"], v) | {"status": "failed"})]
+            return [effects.Update(TABLE, key, _attempt(d, d["failed_at"], v) | {"status": "failed"})]
         case "webhook.delivered.v1" | "webhook.failed.v1":  # after its attempt's event, in logs written before v2
             status = "success" if event.type == "webhook.delivered.v1" else "failed"
-            return [effects.Update("webhook_logs", key, {"status": status, "next_retry_at": None, "version": v})]
+            return [effects.Update(TABLE, key, {"status": status, "next_retry_at": None, "version": v})]
         case "webhook.retry_requested.v1":
             values = {
                 "status": "pending",
@@ -66,7 +70,7 @@ async def changes(event: Recorded, read: effects.Read) -> list[effects.Effect]:
                 "version": v,
                 "updated_at": d["requested_at"],
             }
-            return [effects.Update("webhook_logs", key, values)]
+            return [effects.Update(TABLE, key, values)]
     return []
 
 
@@ -94,7 +98,7 @@ async def page(
     """A merchant's deliveries, newest first, and how many there are in all."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"""SELECT {_COLUMNS} FROM webhook_logs_with_body WHERE merchant_id = %s
+            f"""SELECT {_COLUMNS} FROM webhook_logs WHERE merchant_id = %s
                 ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s""",
             (merchant_id, limit, offset),
         )
@@ -108,7 +112,7 @@ async def get(conn: psycopg.AsyncConnection[Any], delivery_id: str, merchant_id:
     """One delivery of this merchant's."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {_COLUMNS} FROM webhook_logs_with_body WHERE id = %s AND merchant_id = %s",
+            f"SELECT {_COLUMNS} FROM webhook_logs WHERE id = %s AND merchant_id = %s",
             (delivery_id, merchant_id),
         )
         return await cur.fetchone()
@@ -161,7 +165,7 @@ async def targets(conn: psycopg.AsyncConnection[Any], delivery_ids: list[str]) -
         await cur.execute(
             """SELECT l.id::text AS id, l.merchant_id::text AS merchant_id, l.event, l.body, l.status, l.attempts,
                       l.next_retry_at, w.started_at AS claimed_at, l.version, m.webhook_url
-               FROM webhook_logs_with_body l JOIN merchants m ON m.id = l.merchant_id
+               FROM webhook_logs l JOIN merchants m ON m.id = l.merchant_id
                LEFT JOIN webhook_leases w ON w.delivery_id = l.id AND w.version = l.version
                WHERE l.id = ANY(%s::uuid[])""",
             (arrays.encode("uuid", delivery_ids),),

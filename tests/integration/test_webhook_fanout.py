@@ -78,6 +78,10 @@ async def test_a_successful_payment_owes_created_pending_and_success_once(conn: 
     success = json.loads(rows["payment.success"]["body"])
     assert (pending["data"]["payment"]["status"], success["data"]["payment"]["status"]) == ("pending", "success")
     assert (pending["data"]["order"]["status"], success["data"]["order"]["status"]) == ("created", "paid")
+    cur = await conn.execute("SELECT event, payload, body FROM webhook_logs WHERE merchant_id = %s", (mid,))
+    read = {event: (payload, body) for event, payload, body in await cur.fetchall()}
+    assert {e: (json.loads(b), b) for e, (_, b) in read.items()} == read, "payload is the body, parsed"
+    assert {e: b for e, (_, b) in read.items()} == {e: r["body"] for e, r in rows.items()}
     assert success["data"]["order"]["notes"] == {"note": "नमस्ते ₹"}
     assert "नमस्ते".encode() in rows["payment.success"]["body"].encode()
     created = events[0]
