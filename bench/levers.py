@@ -54,6 +54,10 @@ mode with a 600 s processing delay (fresh database, Redis at --redis). Not a tes
     python bench/levers.py wal [N]                    what PostgreSQL wrote to its write-ahead log for N
                                                       end-to-end payments (500), by table and index and by
                                                       record type (pg_waldump; needs read access to pg_wal)
+    python bench/levers.py statements [N]             PostgreSQL's planning and execution time a payment of the
+                                                      costliest statements while N end-to-end payments (1000)
+                                                      go through, from pg_stat_statements, on a server of its
+                                                      own that it starts (initdb) and removes
     python bench/levers.py steady                     200 payments from 20 clients, each until its webhook (the
                                                       e2e gateway): p50/p90/p99 of the whole and of each stage
     python bench/levers.py e2e [PART] [N]             the e2e gateway (delay 0, a webhook URL for every event):
@@ -890,6 +894,71 @@ def wal(n: int) -> None:
     print("  by record type:", ", ".join(f"{k} {v / n:,.0f}" for k, v in kinds.most_common(8)))
 
 
+def statements(n: int) -> None:
+    """``statements [N]``: what PostgreSQL spent on each statement while N end-to-end payments went through (as
+    ``e2e none N``, default 1000), from pg_stat_statements: per payment, the planning and execution time of the
+    costliest statements, their calls and how many of those were planned. The extension is loaded only when a
+    server starts, so this starts one of its own (initdb of the machine's major version in a temporary folder, as
+    the user postgres when run as root, on port 5499) and removes it after."""
+    import glob
+
+    tools = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    binaries = Path(shutil.which("initdb") or (tools[-1] if tools else "initdb")).parent
+    work = Path(tempfile.mkdtemp(prefix="paygate-statements-"))
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_owner:
+        shutil.chown(work, "postgres")
+    data, port = work / "data", 5499
+    subprocess.run([*as_owner, binaries / "initdb", "-D", data, "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)  # fmt: skip
+    settings = {
+        "port": port,
+        "listen_addresses": "'127.0.0.1'",
+        "unix_socket_directories": f"'{work}'",
+        "shared_preload_libraries": "'pg_stat_statements'",
+        "pg_stat_statements.track_planning": "on",
+    }
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
+    subprocess.run([*as_owner, binaries / "pg_ctl", "-D", data, "-l", work / "log", "-w", "start"], check=True,
+                   capture_output=True)  # fmt: skip
+    admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_stat_statements")
+        env = {**os.environ, "BENCH_PG_ADMIN_URL": admin}
+        subprocess.run([sys.executable, __file__, "e2e", "none", str(n)], env=env, check=True)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                """SELECT calls, plans, total_plan_time, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g')
+                   FROM pg_stat_statements
+                   WHERE query !~* '^\\s*(CREATE|DROP|ALTER|DO|COMMENT|GRANT|--)' AND query !~ 'pg_stat_'
+                   ORDER BY total_plan_time + total_exec_time DESC"""
+            ).fetchall()
+    finally:
+        subprocess.run([*as_owner, binaries / "pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    plan, run, plans, calls = (sum(r[i] for r in rows) for i in (2, 3, 1, 0))
+    print(f"statements of {n} payments: {(plan + run) / n:.3f} ms a payment, {plan / n:.3f} of it planning "
+          f"({plans / n:.1f} plans and {calls / n:.1f} calls a payment)")  # fmt: skip
+    for calls, plans, p, e, _, query in rows[:15]:
+        print(f"  {(p + e) / n:6.3f} ms  plan {p / n:5.3f}  {calls / n:5.2f} calls ({plans / max(calls, 1):4.0%} "
+              f"planned)  {(p + e) / max(calls, 1):6.3f} ms a call  {_tables(query)}")  # fmt: skip
+
+
+def _tables(query: str) -> str:
+    """What a statement writes and reads, by table, in the order it names them (the text of the batch statements
+    begins alike): schema.sql's tables and views, so neither a CTE nor a column is taken for one."""
+    import re
+
+    schema = (Path(__file__).resolve().parents[1] / "schema.sql").read_text()
+    known = set(re.findall(r"(?:TABLE IF NOT EXISTS|VIEW)\s+(\w+)", schema))
+    found = re.findall(r"\b(INSERT INTO|UPDATE|COPY|FROM|JOIN)\s+\"?(\w+)", query, flags=re.IGNORECASE)
+    writes = dict.fromkeys(t for verb, t in found if t in known and verb.upper() in ("INSERT INTO", "UPDATE", "COPY"))
+    reads = dict.fromkeys(t for _, t in found if t in known and t not in writes)
+    return f"writes {', '.join(writes) or '-'}; reads {', '.join(reads) or '-'}"
+
+
 def steady(n: int = 200, clients: int = 20) -> None:
     """``n`` payments from ``clients`` clients, each waiting for its payment.success webhook, as bench/table.py's
     steady phase: percentiles of the whole and of each stage, from the event store and the webhook log."""
@@ -958,6 +1027,9 @@ def main() -> None:
         return
     if what == "wal":
         wal(int(args[0]) if args else 500)
+        return
+    if what == "statements":
+        statements(int(args[0]) if args else 1000)
         return
     if what == "store":
         store(int(args[0]) if args else 3)
