@@ -834,6 +834,18 @@ def e2e(part: str, n: int) -> None:
             gateway.stop()
 
 
+def _pg_binary(name: str, major: str | None = None) -> str:
+    """A PostgreSQL program: on the PATH, else Debian's, of ``major`` or the newest installed."""
+    import glob
+
+    if found := shutil.which(name):
+        return found
+    if major is not None:
+        return f"/usr/lib/postgresql/{major}/bin/{name}"
+    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3]))
+    return installed[-1] if installed else name
+
+
 def wal(n: int) -> None:
     """``wal [N]``: what PostgreSQL wrote to its write-ahead log for N end-to-end payments (default 500: their
     orders, the burst, every delivery recorded), read back by pg_waldump: bytes and records per payment by
@@ -852,8 +864,7 @@ def wal(n: int) -> None:
     with core.fresh_database(PG, "levers") as db, webhooks.own_redis(work) as rd:
         with psycopg.connect(db, autocommit=True) as conn:
             folder = Path(stat(conn, "SHOW data_directory")) / "pg_wal"
-            major = stat(conn, "SHOW server_version_num")[:2]
-            tool = shutil.which("pg_waldump") or f"/usr/lib/postgresql/{major}/bin/pg_waldump"
+            tool = _pg_binary("pg_waldump", stat(conn, "SHOW server_version_num")[:2])
             gateway = webhooks.Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
             try:
                 gateway.start()
@@ -900,10 +911,7 @@ def statements(n: int) -> None:
     costliest statements, their calls and how many of those were planned. The extension is loaded only when a
     server starts, so this starts one of its own (initdb of the machine's major version in a temporary folder, as
     the user postgres when run as root, on port 5499) and removes it after."""
-    import glob
-
-    tools = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    binaries = Path(shutil.which("initdb") or (tools[-1] if tools else "initdb")).parent
+    binaries = Path(_pg_binary("initdb")).parent
     work = Path(tempfile.mkdtemp(prefix="paygate-statements-"))
     as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_owner:
@@ -941,18 +949,21 @@ def statements(n: int) -> None:
     plan, run, plans, calls = (sum(r[i] for r in rows) for i in (2, 3, 1, 0))
     print(f"statements of {n} payments: {(plan + run) / n:.3f} ms a payment, {plan / n:.3f} of it planning "
           f"({plans / n:.1f} plans and {calls / n:.1f} calls a payment)")  # fmt: skip
-    for calls, plans, p, e, _, query in rows[:15]:
-        print(f"  {(p + e) / n:6.3f} ms  plan {p / n:5.3f}  {calls / n:5.2f} calls ({plans / max(calls, 1):4.0%} "
-              f"planned)  {(p + e) / max(calls, 1):6.3f} ms a call  {_tables(query)}")  # fmt: skip
-
-
-def _tables(query: str) -> str:
-    """What a statement writes and reads, by table, in the order it names them (the text of the batch statements
-    begins alike): schema.sql's tables and views, so neither a CTE nor a column is taken for one."""
     import re
 
     schema = (Path(__file__).resolve().parents[1] / "schema.sql").read_text()
     known = set(re.findall(r"(?:TABLE IF NOT EXISTS|VIEW)\s+(\w+)", schema))
+    for calls, plans, p, e, _, query in rows[:15]:
+        print(f"  {(p + e) / n:6.3f} ms  plan {p / n:5.3f}  {calls / n:5.2f} calls ({plans / max(calls, 1):4.0%} "
+              f"planned)  {(p + e) / max(calls, 1):6.3f} ms a call  {_tables(query, known)}")  # fmt: skip
+
+
+def _tables(query: str, known: set[str]) -> str:
+    """What a statement writes and reads, by table, in the order it names them (the text of the batch statements
+    begins alike): only ``known`` names (schema.sql's tables and views), so neither a CTE nor a column is taken
+    for one."""
+    import re
+
     found = re.findall(r"\b(INSERT INTO|UPDATE|COPY|FROM|JOIN)\s+\"?(\w+)", query, flags=re.IGNORECASE)
     writes = dict.fromkeys(t for verb, t in found if t in known and verb.upper() in ("INSERT INTO", "UPDATE", "COPY"))
     reads = dict.fromkeys(t for _, t in found if t in known and t not in writes)

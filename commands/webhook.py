@@ -292,14 +292,10 @@ def evolve(state: State, event: Event) -> State:
             if isinstance(state, Pending):
                 return Pending(state.delivery, e.attempt, e.next_retry_at or state.due_at)
             return state
-        case WebhookDelivered() as e:
-            return Delivered(state.delivery, e.attempt) if isinstance(state, Pending) else state
-        case WebhookFailed() as e:
-            return Failed(state.delivery, e.attempt) if isinstance(state, Pending) else state
-        case WebhookDeliveredV1() as e:
-            return Delivered(state.delivery, e.attempts) if isinstance(state, Pending) else state
-        case WebhookFailedV1() as e:
-            return Failed(state.delivery, e.attempts) if isinstance(state, Pending) else state
+        case WebhookDelivered(attempt=n) | WebhookDeliveredV1(attempts=n):
+            return Delivered(state.delivery, n) if isinstance(state, Pending) else state
+        case WebhookFailed(attempt=n) | WebhookFailedV1(attempts=n):
+            return Failed(state.delivery, n) if isinstance(state, Pending) else state
         case WebhookRetryRequested() as e:
             return state if isinstance(state, NoDelivery) else Pending(state.delivery, 0, e.requested_at)
         case _:
