@@ -686,7 +686,7 @@ async def burst(url: str, db: str, n: int, procs: dict[str, Any]) -> tuple[float
         with psycopg.connect(db) as conn:
             position = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]  # type: ignore[index]
             commits = conn.execute(XACTS).fetchone()[0]  # type: ignore[index]
-        before = {name: table.cpu_s([p]) for name, p in procs.items()} | {
+        before = {name: table.cpu_s(table.tree(p)) for name, p in procs.items()} | {
             "postgres": postgres_cpu_s(),
             "by client": postgres_cpu_by_client(db, servers()["postgres (all)"]),
             "busy": machine_busy_s(),
@@ -796,7 +796,7 @@ def e2e(part: str, n: int) -> None:
             seconds, p50, before = asyncio.run(burst(gateway.url, db, n, procs))
             busy, start, commits = machine_busy_s() - before.pop("busy"), before.pop("position"), before.pop("commits")
             wal = table.wal_bytes(db) - before.pop("wal")
-            after = {name: table.cpu_s([p]) for name, p in procs.items()}
+            after = {name: table.cpu_s(table.tree(p)) for name, p in procs.items()}  # the API's processes too
             postgres = postgres_cpu_s() - before.pop("postgres")
             split = postgres_cpu_by_client(db, servers()["postgres (all)"])
             split_before = before.pop("by client")
@@ -1122,8 +1122,11 @@ def main() -> None:
                 # The servers' processes looked up at each reading: a pool that grows during the run brings new
                 # backends, and all of their CPU is the run's.
                 others = servers()
+                parts: dict[str, float] = {}
+                for p in procs:  # the API's processes under one name
+                    parts[table.part_name(p)] = parts.get(table.part_name(p), 0.0) + table.cpu_s([p])
                 return (
-                    {table.part_name(p): table.cpu_s([p]) for p in procs}
+                    parts
                     | {k: table.cpu_s(v) for k, v in others.items()}
                     | postgres_cpu_by_client(db, others["postgres (all)"])
                 )

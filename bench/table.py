@@ -139,8 +139,10 @@ def part_name(p: psutil.Process) -> str:
     if "-m" in args and "paygate" in args:
         rest = args[args.index("paygate") + 1 :]
         return " ".join(rest[:1]) or "paygate"
-    if "multiprocessing" in " ".join(args):
-        return "api (uvicorn worker)"
+    if "multiprocessing.spawn" in " ".join(args):
+        return "api (process)"  # paygate.serving's, with API_WORKERS > 1
+    if "multiprocessing.resource_tracker" in " ".join(args):
+        return "api (resource tracker)"
     return Path(args[0]).name if args else "?"
 
 
@@ -234,7 +236,7 @@ def e2e_figures(admin: str, args: argparse.Namespace, work: Path) -> dict[str, A
         gateway = Gateway(db, rd, work, LOG_LEVEL="INFO", WEBHOOK_REDRIVE_S="600")
         try:
             gateway.start()
-            procs = [psutil.Process(p.pid) for p in gateway.procs.values()]
+            procs = [c for p in gateway.procs.values() for c in tree(psutil.Process(p.pid))]  # the API's processes too
             wal0 = wal_bytes(db)
             c0 = cpu_s(procs)
             opts = argparse.Namespace(payments=200, clients=20, burst=2000, connections=100)

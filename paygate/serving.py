@@ -4,11 +4,23 @@ uvicorn's main loop sleeps 0.1 s between looks at whether it should stop (and at
 header, which it changes once a second anyway). Idle, that is ten wake-ups a second of each server process, and
 a virtual machine can charge tens of microseconds of CPU for each. Here the loop waits up to a second, and a
 signal to stop ends the wait at once, so shutting down is as quick as before.
+
+Several processes (``workers`` > 1) are served here too, not by uvicorn's own supervisor: that one wakes twice a
+second to ping each of them, serves them on its own server (ten wake-ups a second each), and its processes go
+on serving when it is killed, holding the port that its replacement must bind. Here the parent binds the
+socket, starts the processes on it, sleeps until one of them ends or a signal comes, and each of them ends with
+the parent (Linux's parent-death signal).
 """
 
 import asyncio
 import contextlib
+import multiprocessing
+import os
+import signal
+import socket
 import sys
+import time
+from multiprocessing.connection import wait
 from types import FrameType
 from typing import Any
 
@@ -56,14 +68,78 @@ def config(app: Any, **options: Any) -> uvicorn.Config:
     return uvicorn.Config(app, **(DEFAULTS | options))
 
 
+#: More than this many processes ended within a minute: they would go on ending, so the parent gives up.
+MAX_ENDINGS = 5
+
+
 def run(app: Any, **options: Any) -> None:
-    """``uvicorn.run(app, **options)`` for one process, on this module's server, with ``DEFAULTS``. (Several
-    processes, ``workers`` > 1, are uvicorn's own: each of them makes its own server.)"""
-    if (options.get("workers") or 1) > 1:  # as uvicorn.Config counts them
-        uvicorn.run(app, **(DEFAULTS | options))
-        return
-    server = Server(config(app, **options))
+    """``uvicorn.run(app, **options)`` on this module's server, with ``DEFAULTS``: in this process, or with
+    ``workers`` > 1 (``app`` an import string) in that many, sharing the listening socket."""
+    workers = options.pop("workers", None) or 1
+    cfg = config(app, **options)
+    if workers > 1:
+        sys.exit(_run_processes(cfg, workers))
+    _serve(cfg)
+
+
+def _serve(cfg: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
+    server = Server(cfg)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets)
     if not server.started:
         sys.exit(STARTUP_FAILURE)  # as uvicorn.run: the server could not start (its error is logged)
+
+
+def _serve_child(cfg: uvicorn.Config, sock: socket.socket, parent: int) -> None:
+    """One of ``_run_processes``' processes: it ends with ``parent`` (SIGTERM: requests in flight finish)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:
+        return  # the parent was gone before the signal was asked for
+    cfg.configure_logging()  # as uvicorn.Config's own __init__ does in the parent
+    _serve(cfg, [sock])
+
+
+def _run_processes(cfg: uvicorn.Config, count: int) -> int:
+    """Serve ``cfg`` from ``count`` processes on one socket until SIGINT or SIGTERM (they get SIGTERM and are
+    waited for: 0), or until one could not start or too many ended (the others are stopped: ``STARTUP_FAILURE``
+    or 1). One that ends otherwise (killed, out of memory) is started again."""
+    sock = cfg.bind_socket()
+    spawn = multiprocessing.get_context("spawn")
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+    stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda n, _: stop.append(n))
+    signal.set_wakeup_fd(wake_w.fileno())  # a signal ends the wait below
+
+    def start() -> Any:
+        proc = spawn.Process(target=_serve_child, args=(cfg, sock, os.getpid()), name="paygate api")
+        proc.start()
+        return proc
+
+    procs, endings, failed = [start() for _ in range(count)], list[float](), 0
+    while not stop and not failed:
+        wait([wake_r, *(p.sentinel for p in procs)])
+        with contextlib.suppress(BlockingIOError):
+            wake_r.recv(64, socket.MSG_DONTWAIT)
+        for i, proc in enumerate(procs):
+            if proc.exitcode is None or stop or failed:
+                continue
+            now = time.monotonic()
+            endings = [t for t in endings if now - t < 60] + [now]
+            if proc.exitcode == STARTUP_FAILURE or len(endings) > MAX_ENDINGS:
+                failed = STARTUP_FAILURE if proc.exitcode == STARTUP_FAILURE else 1
+                continue
+            print(f"paygate api: process {proc.pid} ended ({proc.exitcode}); starting another", file=sys.stderr)
+            procs[i] = start()
+    for proc in procs:
+        if proc.exitcode is None:
+            proc.terminate()
+    for proc in procs:
+        proc.join()
+    sock.close()
+    return failed
