@@ -104,9 +104,10 @@ def _serve_child(cfg: uvicorn.Config, sock: socket.socket, parent: int) -> None:
 
 
 def _run_processes(cfg: uvicorn.Config, count: int) -> int:
-    """Serve ``cfg`` from ``count`` processes on one socket until SIGINT or SIGTERM (they get SIGTERM and are
-    waited for: 0), or until one could not start or too many ended (the others are stopped: ``STARTUP_FAILURE``
-    or 1). One that ends otherwise (killed, out of memory) is started again."""
+    """Serve ``cfg`` from ``count`` processes on one socket until SIGINT or SIGTERM (the socket is closed, so new
+    connections are refused, and they get SIGTERM and are waited for: 0). One that ends (killed, out of memory,
+    or it could not start: the database away, say) is started again, unless more than ``MAX_ENDINGS`` ended within
+    a minute: then the others are stopped too (``STARTUP_FAILURE`` if the last could not start, else 1)."""
     sock = cfg.bind_socket()
     spawn = multiprocessing.get_context("spawn")
     wake_r, wake_w = socket.socketpair()
@@ -131,15 +132,15 @@ def _run_processes(cfg: uvicorn.Config, count: int) -> int:
                 continue
             now = time.monotonic()
             endings = [t for t in endings if now - t < 60] + [now]
-            if proc.exitcode == STARTUP_FAILURE or len(endings) > MAX_ENDINGS:
+            if len(endings) > MAX_ENDINGS:
                 failed = STARTUP_FAILURE if proc.exitcode == STARTUP_FAILURE else 1
                 continue
             print(f"paygate api: process {proc.pid} ended ({proc.exitcode}); starting another", file=sys.stderr)
             procs[i] = start()
+    sock.close()  # the processes close theirs as they stop: from now on a new connection is refused
     for proc in procs:
         if proc.exitcode is None:
             proc.terminate()
     for proc in procs:
         proc.join()
-    sock.close()
     return failed

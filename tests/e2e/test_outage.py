@@ -44,6 +44,9 @@ def api_only(pg: Cluster, private_redis: Any, tmp_path_factory: pytest.TempPathF
         "TEST_MODE": "true",
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "25",
+        # One process: these tests follow its pool through a stop and a restart of the database (each process
+        # meets the connections the restart cut on its own; test_api_processes.py covers several).
+        "API_WORKERS": "1",
     }
     gw = Gateway(env=env, port=int(env["PORT"]), logs=logs)
     gw.start("api")
