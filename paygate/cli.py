@@ -15,6 +15,7 @@ from pathlib import Path
 
 from audit import commands as audit_commands
 from paygate import embedded, processes
+from paygate.children import die_with_parent
 from paygate.settings import Settings, get_settings
 
 PARTS = ("api", "worker", "dispatcher", "projector")
@@ -231,16 +232,8 @@ def _spawn(part: str, env: dict[str, str]) -> "subprocess.Popen[bytes]":
     """A part in its own process group, so a terminal's Ctrl-C reaches only the supervisor, which then stops
     every part once and waits for it; on Linux a part also gets SIGTERM if the supervisor itself is killed."""
     return subprocess.Popen(  # noqa: S603 -- our own interpreter and module
-        [sys.executable, "-m", "paygate", part], env=env, process_group=0, preexec_fn=_die_with_parent
+        [sys.executable, "-m", "paygate", part], env=env, process_group=0, preexec_fn=die_with_parent
     )
-
-
-def _die_with_parent() -> None:
-    if sys.platform == "linux":
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _merchant_create(settings: Settings, database_url: str, name: str, email: str, password: str | None) -> int:

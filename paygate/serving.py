@@ -27,6 +27,8 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from paygate.children import die_with_parent
+
 #: Longest wait between two looks (uvicorn's own: 0.1 s).
 TICK_S = 1.0
 
@@ -92,11 +94,7 @@ def _serve(cfg: uvicorn.Config, sockets: list[socket.socket] | None = None) -> N
 
 def _serve_child(cfg: uvicorn.Config, sock: socket.socket, parent: int) -> None:
     """One of ``_run_processes``' processes: it ends with ``parent`` (SIGTERM: requests in flight finish)."""
-    if sys.platform == "linux":
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    die_with_parent()
     if os.getppid() != parent:
         return  # the parent was gone before the signal was asked for
     cfg.configure_logging()  # as uvicorn.Config's own __init__ does in the parent
@@ -137,7 +135,7 @@ def _run_processes(cfg: uvicorn.Config, count: int) -> int:
                 continue
             print(f"paygate api: process {proc.pid} ended ({proc.exitcode}); starting another", file=sys.stderr)
             procs[i] = start()
-    sock.close()  # the processes close theirs as they stop: from now on a new connection is refused
+    sock.close()  # first: once the processes have closed theirs as they stop, a new connection is refused
     for proc in procs:
         if proc.exitcode is None:
             proc.terminate()
