@@ -1124,7 +1124,8 @@ def main() -> None:
                 others = servers()
                 parts: dict[str, float] = {}
                 for p in procs:  # the API's processes under one name
-                    parts[table.part_name(p)] = parts.get(table.part_name(p), 0.0) + table.cpu_s([p])
+                    name = table.part_name(p)
+                    parts[name] = parts.get(name, 0.0) + table.cpu_s([p])
                 return (
                     parts
                     | {k: table.cpu_s(v) for k, v in others.items()}

@@ -139,9 +139,10 @@ def part_name(p: psutil.Process) -> str:
     if "-m" in args and "paygate" in args:
         rest = args[args.index("paygate") + 1 :]
         return " ".join(rest[:1]) or "paygate"
-    if "multiprocessing.spawn" in " ".join(args):
+    line = " ".join(args)
+    if "multiprocessing.spawn" in line:
         return "api (process)"  # paygate.serving's, with API_WORKERS > 1
-    if "multiprocessing.resource_tracker" in " ".join(args):
+    if "multiprocessing.resource_tracker" in line:
         return "api (resource tracker)"
     return Path(args[0]).name if args else "?"
 

@@ -120,7 +120,9 @@ def _run_processes(cfg: uvicorn.Config, count: int) -> int:
         proc.start()
         return proc
 
-    procs, endings, failed = [start() for _ in range(count)], list[float](), 0
+    procs = [start() for _ in range(count)]
+    endings: list[float] = []  # when processes ended, within the last minute
+    failed = 0
     while not stop and not failed:
         wait([wake_r, *(p.sentinel for p in procs)])
         with contextlib.suppress(BlockingIOError):

@@ -93,3 +93,14 @@ def event_types(database_url: str, stream_id: str) -> list[str]:
 
 def decisions(database_url: str, payment_id: str) -> list[str]:
     return [t for t in event_types(database_url, f"payment-{payment_id}") if t in DECISIONS]
+
+
+def backends_waiting(database_url: str, wait_event: str) -> int:
+    """How many sessions of that database wait on ``wait_event`` (``relation``: a table lock; ``SyncRep``: a
+    commit waiting for a standby)."""
+    with psycopg.connect(database_url, autocommit=True) as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = %s",
+            (wait_event,),
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -3,6 +3,7 @@ killed is replaced, they end with their parent (so a restarted API can bind its 
 connections at once and lets the processes drain, and processes that keep failing to start stop the API with
 uvicorn's startup-failure code."""
 
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 import pytest
-from gatekit import AUTH, ROOT, free_port, poll
+from gatekit import AUTH, ROOT, backends_waiting, free_port, poll
 
 pytestmark = pytest.mark.slow
 
@@ -117,37 +119,24 @@ def test_sigterm_stops_every_process_cleanly(api: tuple[subprocess.Popen[bytes],
 
 
 def test_after_sigterm_new_connections_are_refused_while_requests_in_flight_finish(
-    api: tuple[subprocess.Popen[bytes], str, int], tmp_path: Path
+    api: tuple[subprocess.Popen[bytes], str, int],
 ) -> None:
     """A request held in the database (a table lock) finishes after SIGTERM, while a new connection is refused
     (not left waiting in the socket's queue): what a load balancer needs to send it elsewhere at once."""
-    import concurrent.futures
-
-    import psycopg
-
     proc, url, port = api
-    database_url = next(c for c in psutil.Process(proc.pid).environ().items() if c[0] == "DATABASE_URL")[1]
+    database_url = psutil.Process(proc.pid).environ()["DATABASE_URL"]
     body = {"amount": 50000, "currency": "INR"}
     with psycopg.connect(database_url) as locker, concurrent.futures.ThreadPoolExecutor(1) as ex:
         locker.execute("LOCK TABLE idempotency_keys IN ACCESS EXCLUSIVE MODE")
         keyed = {**AUTH, "Idempotency-Key": "drain-1"}  # a keyed create writes the locked table
         held = ex.submit(httpx.post, f"{url}/api/v1/orders", json=body, headers=keyed, timeout=60)
-        poll(lambda: _lock_waits(database_url), lambda n: n >= 1, timeout=60, what="the request to reach the lock")
+        waits = lambda: backends_waiting(database_url, "relation")  # noqa: E731
+        poll(waits, lambda n: n >= 1, timeout=60, what="the request to reach the lock")
         proc.send_signal(signal.SIGTERM)
         poll(lambda: _refused(port), bool, timeout=30, what="new connections refused")
         locker.rollback()
         assert held.result().status_code == 201
     assert proc.wait(60) == 0
-
-
-def _lock_waits(database_url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as c:
-        row = c.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'relation'"
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _refused(port: int) -> bool:

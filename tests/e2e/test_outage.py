@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from gatekit import backends_waiting
 from harness import AUTH, Gateway, free_port, scaled
 from pgcluster import Cluster, cluster
 
@@ -97,14 +98,6 @@ def test_database_down_answers_503_fast_with_retry_after(pg: Cluster, api_only: 
     assert r.status_code == 201, r.text
 
 
-def _waiting_on(pg: Cluster, dbname: str, wait_event: str) -> int:
-    with psycopg.connect(pg.url(dbname), autocommit=True) as c:
-        row = c.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event = %s", (dbname, wait_event)
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _waits(pg: Cluster, dbname: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(pg.url(dbname), autocommit=True) as c:
         return c.execute(
@@ -126,7 +119,7 @@ def test_commit_lost_in_a_restart_is_commit_unknown_and_the_key_returns_the_comm
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
         pending = ex.submit(create_order, api_only, key, receipt)
         deadline = time.monotonic() + scaled(30)
-        while _waiting_on(pg, "outage", "SyncRep") == 0:
+        while backends_waiting(pg.url("outage"), "SyncRep") == 0:
             assert time.monotonic() < deadline, "the create never reached its COMMIT"
             assert not pending.done(), pending.result().text
             time.sleep(0.05)
@@ -154,7 +147,7 @@ def test_sigterm_finishes_every_request_in_flight(pg: Cluster, api_only: Gateway
     with concurrent.futures.ThreadPoolExecutor(20) as ex:
         futures = [ex.submit(create_order, api_only, f"drain-{secrets.token_hex(6)}") for _ in range(20)]
         deadline = time.monotonic() + scaled(30)
-        while _waiting_on(pg, "outage", "relation") < 20:
+        while backends_waiting(pg.url("outage"), "relation") < 20:
             assert time.monotonic() < deadline, f"the 20 requests never reached the database: {_waits(pg, 'outage')}"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
