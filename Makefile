@@ -10,8 +10,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Written after a successful install; newer than pyproject.toml means there is nothing to do.
 STAMP := $(VENV)/.installed
-# The first interpreter on PATH that is 3.11 or newer (override: make PYTHON=/path/to/python3.12 run).
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do \
+# The interpreter that makes the venv: PYTHON if given (make PYTHON=/path/to/python3.12 run), else the fastest
+# of every Python 3.11+ on PATH, by a short measurement (paygate/interpreters.py, run by the first one found).
+PYTHON ?=
+FIRST_PYTHON = $(shell for p in python3.13 python3.12 python3.11 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 PYTEST_ARGS ?=
@@ -27,8 +29,12 @@ help:
 	@echo "make bench  print every performance figure in one table (PostgreSQL on 127.0.0.1:5432, wrk, pgbench)"
 
 $(PY):
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (none found on PATH)" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian/Ubuntu install python3-venv" >&2; exit 1; }
+	@py="$(PYTHON)"; if [ -z "$$py" ]; then \
+		first="$(FIRST_PYTHON)"; test -n "$$first" || { echo "Python 3.11 or newer is required (none found on PATH)" >&2; exit 1; }; \
+		py=$$("$$first" -I paygate/interpreters.py) || py="$$first"; \
+	fi; \
+	echo "paygate: creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) || { echo "could not create $(VENV): on Debian/Ubuntu install python3-venv" >&2; exit 1; }
 
 # The first install takes a while (see the README): pip prints a line per package it collects and installs.
 $(STAMP): pyproject.toml | $(PY)
