@@ -2,6 +2,17 @@
 
 from commands import merchant, order, payment
 from commands.catalog import CODEC
-from commands.handler import Projector, Saving, Session, Snapshots, handle
+from commands.handler import NotOneStatement, Projector, Saving, Session, Snapshots, handle
 
-__all__ = ["CODEC", "Projector", "Saving", "Session", "Snapshots", "handle", "merchant", "order", "payment"]
+__all__ = [
+    "CODEC",
+    "NotOneStatement",
+    "Projector",
+    "Saving",
+    "Session",
+    "Snapshots",
+    "handle",
+    "merchant",
+    "order",
+    "payment",
+]

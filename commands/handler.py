@@ -22,6 +22,10 @@ Statement = tuple[str, Sequence[Any]]
 Also = Callable[[list[Any]], Sequence[Statement]]
 
 
+class NotOneStatement(Exception):
+    """A batch that had to be one statement could not be: its inline projections cannot ride in the append."""
+
+
 class Projector(Protocol):
     """Inline projections, run with the append so the API reads its own writes."""
 
@@ -159,14 +163,21 @@ class Session:
         )
         return True
 
-    async def save_batch(self, batch: Sequence["Saving"]) -> dict[str, list[ledger.Recorded]]:
+    async def save_batch(
+        self, batch: Sequence["Saving"], *, one_statement: bool = False
+    ) -> dict[str, list[ledger.Recorded]]:
         """Append and project each of ``batch`` (one each of distinct streams) whose stream has not moved on, in
         one statement when the inline projections can ride in it, else one by one; returns what was appended, by
-        stream. A stream that moved on gets nothing and holds up no other."""
+        stream. A stream that moved on gets nothing and holds up no other.
+
+        ``one_statement``: for a caller outside a transaction, which relies on the batch being atomic by itself;
+        raises ``NotOneStatement`` (writing nothing) where the projections cannot ride."""
         appends = [ledger.Append(s.stream_id, self._encode(s.events, s.metadata), s.version) for s in batch]
         pending = [(a.stream_id, _pending(a.stream_id, a.events, a.expected_version)) for a in appends]
         if (rides := await self.project.riding_batch(self.conn, pending)) is not None:
             return await ledger.append_batch(self.conn, appends, also=rides)
+        if one_statement:
+            raise NotOneStatement([a.stream_id for a in appends])
         out = {}
         for a in appends:
             try:

@@ -48,15 +48,25 @@ def each(apply: Apply) -> ApplyMany[Any]:
 
 
 async def apply_all(
-    conn: psycopg.AsyncConnection[Any], follower: str, events: Sequence[Recorded], apply_many: ApplyMany[T]
+    conn: psycopg.AsyncConnection[Any],
+    follower: str,
+    events: Sequence[Recorded],
+    apply_many: ApplyMany[T],
+    *,
+    one_write: bool = False,
 ) -> list[T]:
     """``apply_many(events)`` in one savepoint; if it fails, each event again in a savepoint of its own, the
     ones that fail quarantined for ``follower``. The whole batch first: a savepoint per event would cost two
     round trips each on the hot path, and a poison event is rare. The whole batch runs in pipeline mode: its
-    statements go out without waiting for each other's results (one that reads waits for what came before)."""
+    statements go out without waiting for each other's results (one that reads waits for what came before).
+
+    ``one_write``: ``apply_many`` on an autocommit connection writes in one statement at most, its last, so it is
+    atomic by itself and the batch runs bare, without the transaction and the pipeline's machinery."""
     if not events:
         return []
     try:
+        if one_write and conn.autocommit:
+            return await apply_many(conn, events)
         async with conn.pipeline(), conn.transaction():
             return await apply_many(conn, events)
     except _TRANSIENT:

@@ -108,7 +108,9 @@ async def dispatch_batch(
         # A crash between this commit and the enqueue below loses only the first attempts' messages: the
         # retry scheduler finds them due in webhook_logs and enqueues them after WEBHOOK_REDRIVE_S.
         # An event it cannot handle is quarantined, never left to stall the log for ever.
-        jobs = coalesce(await quarantine.apply_all(conn, NAME, events, lambda c, es: follow(c, es, settings)))
+        jobs = coalesce(
+            await quarantine.apply_all(conn, NAME, events, lambda c, es: follow(c, es, settings), one_write=True)
+        )
         if jobs:
             await asyncio.to_thread(_enqueue, actors, jobs, log_contexts(events))
         # One statement, so no transaction around it: it moves the checkpoint or changes nothing.
@@ -119,10 +121,11 @@ async def dispatch_batch(
 
 async def follow(conn: Any, events: Sequence[ledger.Recorded], settings: Any) -> list[Job]:
     """Schedule the webhook deliveries ``events`` owe; returns the jobs they call for (their first attempts
-    among them)."""
+    among them). Its one write, the deliveries' append, comes last: whatever fails before it wrote nothing."""
+    routed = jobs_for(list(events), settings, random.SystemRandom())
     scheduled = await fanout.schedule(conn, list(events))
     owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
-    return owed + jobs_for(list(events), settings, random.SystemRandom())
+    return owed + routed
 
 
 def log_contexts(events: list[ledger.Recorded]) -> dict[str, dict[str, Any]]:

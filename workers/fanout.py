@@ -129,7 +129,8 @@ async def schedule(conn: psycopg.AsyncConnection[Any], events: list[ledger.Recor
         )
         for e, command in owed
     }
-    # One statement: a delivery whose stream exists was scheduled by an earlier run of its event (nothing more is
-    # owed), and holds up no other.
-    saved = await commands.Session(conn, projections.project_inline).save_batch(list(batch.values()))
+    # One statement, so atomic with no transaction around it (the dispatcher runs none): a delivery whose stream
+    # exists was scheduled by an earlier run of its event (nothing more is owed), and holds up no other.
+    session = commands.Session(conn, projections.project_inline)
+    saved = await session.save_batch(list(batch.values()), one_statement=True)
     return [command.delivery_id for _, command in owed if webhook.stream_id(command.delivery_id) in saved]

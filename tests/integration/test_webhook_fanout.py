@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from storekit import app_connection, session_on
 
+import commands
 import ledger
 from commands import handle, merchant, order, payment, webhook
 from commands.usecases import create_payment, load_order, register_merchant, settle_payment
@@ -276,3 +277,32 @@ async def test_a_log_written_before_each_attempt_was_one_event_gives_the_same_lo
     row = await webhook_logs.get(conn, old["id"], old["merchant_id"]) or {}
     same = ("status", "attempts", "last_attempt_at", "next_retry_at", "response_code", "response_body", "last_error")
     assert {k: row[k] for k in same} == {k: new[k] for k in same}
+
+
+async def test_a_batch_that_must_be_one_statement_and_cannot_be_writes_nothing(conn: Any) -> None:
+    """The dispatcher schedules deliveries outside any transaction, relying on their append being one statement:
+    a batch whose inline projections could not ride in the append is refused whole, not written in parts."""
+
+    class Reading:
+        """Inline projections that would have to read the tables first, so they cannot ride."""
+
+        async def riding_batch(self, conn: Any, batch: Any) -> None:
+            return None
+
+    mid = await new_merchant(conn, "https://shop.example.com/hook")
+    ids = [str(uuid.uuid4()) for _ in range(2)]
+    batch = [
+        commands.Saving(
+            webhook.stream_id(d),
+            webhook.decide(webhook.initial_state, webhook.ScheduleWebhook(d, mid, "payment.created", "{}", AT)),
+            0,
+            {"actor": "test"},
+        )
+        for d in ids
+    ]
+    with pytest.raises(commands.NotOneStatement):
+        await commands.Session(conn, Reading()).save_batch(batch, one_statement=True)  # type: ignore[arg-type]
+    assert [await ledger.read_stream(conn, webhook.stream_id(d)) for d in ids] == [[], []]
+    saved = await session_on(conn).save_batch(batch, one_statement=True)  # the real ones ride
+    assert set(saved) == {webhook.stream_id(d) for d in ids}
+    assert len(await logs_of(conn, mid)) == 2
