@@ -122,8 +122,9 @@ async def dispatch_batch(
 async def follow(conn: Any, events: Sequence[ledger.Recorded], settings: Any) -> list[Job]:
     """Schedule the webhook deliveries ``events`` owe; returns the jobs they call for (their first attempts
     among them). Its one write, the deliveries' append, comes last: whatever fails before it wrote nothing."""
-    routed = jobs_for(list(events), settings, random.SystemRandom())
-    scheduled = await fanout.schedule(conn, list(events))
+    batch = list(events)
+    routed = jobs_for(batch, settings, random.SystemRandom())
+    scheduled = await fanout.schedule(conn, batch)
     owed: list[Job] = [("deliver_webhooks", ([(d, 1) for d in scheduled],), 0)] if scheduled else []
     return owed + routed
 

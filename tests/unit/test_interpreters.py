@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from paygate import interpreters
 
 SCRIPT = Path(interpreters.__file__)
@@ -33,7 +35,9 @@ def test_the_fastest_is_chosen_whatever_its_place(tmp_path: Path) -> None:
     assert interpreters.fastest([str(fast), str(slow)]) == str(fast)
 
 
-def test_each_interpreter_counts_once_and_only_those_that_can_make_a_venv(tmp_path: Path) -> None:
+def test_each_interpreter_counts_once_and_only_those_that_can_make_a_venv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     one, two, old = tmp_path / "one", tmp_path / "two", tmp_path / "old"
     for folder in (one, two, old):
         folder.mkdir()
@@ -44,11 +48,8 @@ def test_each_interpreter_counts_once_and_only_those_that_can_make_a_venv(tmp_pa
     path = os.pathsep.join(str(f) for f in (old, one, two))
     real = os.path.realpath(sys.executable)
 
-    os.environ["PATH"], saved = path, os.environ["PATH"]
-    try:
-        assert interpreters.candidates() == [real]
-    finally:
-        os.environ["PATH"] = saved
+    monkeypatch.setenv("PATH", path)
+    assert interpreters.candidates() == [real]
 
     # As make runs it: isolated, and the one interpreter printed with nothing measured.
     done = subprocess.run(
