@@ -151,7 +151,23 @@ def test_a_flushed_redis_only_delays_pending_payments(faulty: Faulty) -> None:
         assert decisions(faulty.database_url, payment_id) == ["payment.failed.v1"]
 
 
-def test_of_two_payments_racing_to_pay_one_order_only_one_succeeds(gateway: Any, api: httpx.Client) -> None:
+#: How long the processor holds each payment on the racing test's gateway: the second payment must be created
+#: while the first is still pending (with no delay, a quick worker decides the first before it arrives).
+RACE_DELAY_MS = 3000
+
+
+def test_of_two_payments_racing_to_pay_one_order_only_one_succeeds(
+    tmp_path: Path, fresh_database: Callable[[], str], private_redis: Callable[[], str]
+) -> None:
+    gateway = start_gateway(tmp_path, fresh_database(), private_redis(), TEST_PROCESSING_DELAY=str(RACE_DELAY_MS))
+    try:
+        with httpx.Client(base_url=gateway.url, headers=AUTH, timeout=10) as api:
+            _race(gateway, api)
+    finally:
+        gateway.close()
+
+
+def _race(gateway: Any, api: httpx.Client) -> None:
     order = new_order(api)
     first = new_payment(api, order["id"])
     second = new_payment(api, order["id"], method="card", card=CARD)
