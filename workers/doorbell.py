@@ -2,11 +2,12 @@
 
 Dramatiq's Redis consumer polls an empty queue every ``worker_timeout`` (100 ms): with a consumer per queue
 and delay queue, an idle worker spent 4–5 % of a core on it. Here every enqueue also publishes the queue's
-name on one channel, a thread per consuming process listens, and a consumer with nothing in hand (nothing
-fetched, nothing running, no delayed message held) waits for its queue's bell for up to ``IDLE_S`` before it
-looks again; one with work in hand waits for it up to its poll interval, where Dramatiq would sleep. Any
-consumer while the listener is not subscribed (Redis restarting, say) polls exactly as Dramatiq does: the bell
-only ever shortens a wait, and a lost ring costs at most ``IDLE_S`` of pick-up.
+name on one channel (a delayed one only when it is due soon: ``broker.rings``), a thread per consuming process
+listens, and a consumer with nothing in hand (nothing fetched, nothing running, no delayed message held) waits
+for its queue's bell for up to ``IDLE_S`` before it looks again; one with work in hand waits for it up to its
+poll interval, where Dramatiq would sleep. Any consumer while the listener is not subscribed (Redis restarting,
+say) polls exactly as Dramatiq does: the bell only ever shortens a wait, and a lost ring costs at most
+``IDLE_S`` of pick-up.
 """
 
 import contextlib

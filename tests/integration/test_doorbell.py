@@ -178,3 +178,42 @@ def test_a_batch_that_raises_sends_nothing(broker: Broker, redis_url: str) -> No
     assert client.llen(f"{NAMESPACE}:doorbell-test") == 0
     broker.enqueue(message())  # and the broker enqueues one by one again afterwards
     assert client.llen(f"{NAMESPACE}:doorbell-test") == 1
+
+
+def test_a_message_due_after_an_idle_look_rings_nothing_and_is_fetched_by_then(
+    broker: Broker, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delayed message rings its delay queue only when it is due before the consumer would look anyway: a
+    processor's seconds-long delays cost no wake-up of every worker for each dispatcher batch."""
+    monkeypatch.setattr(doorbell, "IDLE_S", 0.5)
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(broker.channel)
+
+    def rings_until(marker: str) -> list[str]:
+        """What rang before ``marker``, which we publish ourselves: Redis delivers in the order it was sent."""
+        client.publish(broker.channel, marker)
+        rang: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (got := listener.get_message(timeout=0.2)) and (name := got["data"].decode()) == marker:
+                return rang
+            if got:
+                rang.append(name)
+        raise AssertionError(f"{marker} never came back")
+
+    poll(lambda: client.pubsub_numsub(broker.channel)[0][1] >= 1, what="the listener subscribed")
+    rings_until("ready")
+    broker.enqueue(message(), delay=60_000)  # due long after an idle consumer's next look (IDLE_S)
+    assert rings_until("after the long delay") == []
+    broker.enqueue(message(), delay=100)  # due before it: rings, as an undelayed one does
+    assert rings_until("after the short delay") == ["doorbell-test.DQ"]
+    # Unrung, the delay queue's idle consumer still finds both on its next look, within IDLE_S.
+    consumer = broker.consume("doorbell-test.DQ", prefetch=2)
+    fetched: list[Any] = []
+    deadline = time.monotonic() + 30
+    while len(fetched) < 2 and time.monotonic() < deadline:
+        if (m := next(consumer)) is not None:
+            fetched.append(m)
+    assert len(fetched) == 2
+    consumer.close()
