@@ -75,7 +75,8 @@ PageDep = Annotated[Page, Depends(_page)]
 async def _session(request: Request, conn: ConnDep) -> commands.Session:
     # As request.state.request_id reads it (api.logging.begin put it there), without its failed attribute lookup.
     metadata = {"request_id": request.scope["state"]["request_id"]}
-    return commands.Session(conn, projections.project_inline, metadata, request.app.state.snapshots)
+    state = request.app.state
+    return commands.Session(conn, projections.project_inline, metadata, state.snapshots, state.group)
 
 
 SessionDep = Annotated[commands.Session, Depends(_session)]

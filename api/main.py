@@ -13,7 +13,7 @@ from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 import commands
-from api import errors, hotpath, openapi
+from api import errors, hotpath, metrics, openapi
 from api.auth import Authenticator
 from api.guard import RefuseNul
 from api.ids import now
@@ -41,6 +41,7 @@ from api.routers import (
 )
 from api.seed import seed_test_merchant
 from commands import order
+from commands.grouping import Group
 from ledger import vault
 
 
@@ -126,6 +127,8 @@ def create_app(
     app.state.breaker = Breaker(settings.db_down_wait_s)
     # Orders this process created or read lately: a payment on one needs no read of it first.
     app.state.snapshots = commands.Snapshots([order])
+    # Appends of requests in flight together go in one statement (commands.grouping).
+    app.state.group = Group(sent=metrics.grouped) if settings.group_commit else None
     app.state.payment_watcher = PaymentWatcher(lambda: app.state.pool)
     errors.install(app)
     openapi.install(app)

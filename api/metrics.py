@@ -11,7 +11,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import psycopg
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -25,6 +25,18 @@ REQUEST_LATENCY = Histogram(
     ["route", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+GROUP_STATEMENTS = Counter(
+    "paygate_group_commit_statements", "Statements that carried the lone appends of requests (commands.grouping)"
+)
+GROUP_APPENDS = Counter("paygate_group_commit_appends", "Lone appends of requests those statements carried")
+
+
+def grouped(appends: int) -> None:
+    """One statement carried ``appends`` requests' appends."""
+    GROUP_STATEMENTS.inc()
+    GROUP_APPENDS.inc(appends)
 
 
 #: Each series' child of ``REQUEST_LATENCY``, as ``labels`` returns it: that call checks and looks up its labels

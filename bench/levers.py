@@ -1138,7 +1138,13 @@ def main() -> None:
                     asyncio.run(some_payments(url, made))
                     with psycopg.connect(db) as conn:
                         ids = [r[0] for r in conn.execute("SELECT id FROM payments ORDER BY random() LIMIT 5000")]
+                grouped = group_commits(url)
                 f = table.wrk(url, route, ids, 6, work, cpu)
+                carriers, appends = (b - a for a, b in zip(grouped, group_commits(url), strict=True))
+                if f["non2xx"] or f["errors"]:
+                    print(f"  NOT ALL ANSWERED: {f['non2xx']} not 2xx, {f['errors']} errors")
+                if carriers:
+                    print(f"  group commit: {appends / carriers:.2f} appends a statement ({carriers:,.0f} statements)")
                 if spy:
                     spy.wait()
                     print(f"py-spy profile of {part} ({route}): {profile}")
@@ -1149,6 +1155,19 @@ def main() -> None:
                         continue  # a backend that came during the run: its CPU is in "postgres (all)"
                     print(f"  {name}: {(used - f['before'][name]) * 1000 / f['requests']:.3f} ms CPU per request")
                 print(f"  wrk (the client): {f['wrk_cpu_s'] * 1000 / f['requests']:.3f} ms CPU per request")
+
+
+def group_commits(url: str) -> tuple[float, float]:
+    """The API's statements that carried requests' lone appends, and the appends they carried, so far (/metrics)."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    found = dict.fromkeys(("paygate_group_commit_statements_total", "paygate_group_commit_appends_total"), 0.0)
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] = float(value)
+    return found["paygate_group_commit_statements_total"], found["paygate_group_commit_appends_total"]
 
 
 def wakeup_cost_s() -> float:

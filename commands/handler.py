@@ -80,6 +80,8 @@ class Session:
     project: Projector
     metadata: dict[str, Any] = field(default_factory=dict)
     snapshots: Snapshots | None = None
+    #: Where its lone appends wait to go with others' while one is in flight (``commands.grouping``), if anywhere.
+    group: Any = None
 
     async def snapshot(self, decider: ModuleType, stream_id: str) -> tuple[Any, int, bool]:
         """The folded state of a stream and its version, from the snapshots when they hold it (then True: an
@@ -156,6 +158,9 @@ class Session:
         if not ledger.quiet(self.conn):
             return False
         new = self._encode(events)
+        if self.group is not None and not also and guard is None:
+            # A stored answer rides in its own append's statement, and so does a guard (``commands.grouping``).
+            return await self.group.save(self, ledger.Append(stream_id, new, expected_version)) is not None
         if (rides := await self._riding(stream_id, new, expected_version)) is None:
             return False
         await ledger.append(

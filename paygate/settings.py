@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     #: Processes serving the API (paygate.serving). One by default: measured on two cores (bench/HISTORY.md), two
     #: take GET past its goal but not the POSTs, whose tails and the end-to-end p99 grow.
     api_workers: int = Field(default=1, ge=1)
+    #: Concurrent lone appends of the API go together in one statement (commands.grouping); off: each alone.
+    group_commit: bool = True
     worker_threads: int = Field(default=8, ge=1)
     #: How long (ms) an idle worker sleeps at most between polls of an empty queue: bounds pick-up latency.
     worker_idle_ms: int = Field(default=100, ge=10)
