@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 
 import ledger
+from commands import handler
 
 #: Appends one statement carries at most: above this many waiting, the next batch takes the rest.
 LIMIT = 64
@@ -75,20 +76,26 @@ class Group:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (a server started again): nothing of the old one is waited on
             self._loop, self._waiting, self._sending = loop, [], False
+        if not self._sending:  # nothing in flight: it goes at once, alone, as it always did
+            self._sending = True
+            try:
+                self._count(1)
+                outcome = await _alone(session, append)
+            finally:
+                self._hand_over()
+            return _outcome(outcome)
         entry = _Entry(session, append)
         self._waiting.append(entry)
         ledger.APPENDED.set(True)  # from here on its outcome may be unknown, as for any append sent
-        if self._sending:
-            try:
-                told = await entry.future
-            except asyncio.CancelledError:
-                if entry.future.done() and not entry.future.cancelled() and entry.future.result() is _LEAD:
-                    self._hand_over()  # it was this one's turn to send: the next still waiting sends instead
-                raise
-            if told is not _LEAD:
-                return _outcome(told)  # another request sent it with its own
-            entry.future = loop.create_future()  # for its own outcome, as the leader
-        self._sending = True
+        try:
+            told = await entry.future
+        except asyncio.CancelledError:
+            if entry.future.done() and not entry.future.cancelled() and entry.future.result() is _LEAD:
+                self._hand_over()  # it was this one's turn to send: the next still waiting sends instead
+            raise
+        if told is not _LEAD:
+            return _outcome(told)  # another request sent it with its own
+        entry.future = loop.create_future()  # for its own outcome, as the leader
         try:
             batch = self._take(entry)
             await self._send(entry.session, batch)
@@ -120,15 +127,18 @@ class Group:
             self._waiting.pop(0)  # its request went away
         self._sending = False
 
+    def _count(self, appends: int) -> None:
+        self.batches += 1
+        self.appends += appends
+        if self._sent is not None:
+            self._sent(appends)
+
     async def _send(self, session: Any, batch: list[_Entry]) -> None:
         """One statement for ``batch`` on ``session``'s connection; every entry's future gets its outcome."""
-        self.batches += 1
-        self.appends += len(batch)
-        if self._sent is not None:
-            self._sent(len(batch))
+        self._count(len(batch))
         try:
             if len(batch) == 1:
-                outcomes = [await _alone(session, batch[0])]
+                outcomes = [await _alone(session, batch[0].append)]
             else:
                 outcomes = await _together(session, batch)
         except BaseException as exc:  # the leader raises it; the others learn that the outcome is unknown
@@ -143,12 +153,11 @@ class Group:
             _settle(e, outcome)
 
 
-async def _alone(session: Any, entry: _Entry) -> Any:
+async def _alone(session: Any, a: ledger.Append) -> Any:
     """The lone append, as ``Session.save_alone`` sends it: with ``ledger.append``'s own statement."""
-    rides = await session.project.riding(_pending(entry.append))
+    rides = await session.project.riding(_pending(a))
     if rides is None:
         return Alone()
-    a = entry.append
     try:
         return await ledger.append(session.conn, a.stream_id, a.events, expected_version=a.expected_version, also=rides)
     except ledger.ConcurrencyConflict as conflict:
@@ -175,9 +184,7 @@ async def _together(session: Any, batch: Sequence[_Entry]) -> list[Any]:
 
 
 def _pending(append: ledger.Append) -> list[ledger.Recorded]:
-    from commands.handler import _pending as pending
-
-    return pending(append.stream_id, append.events, append.expected_version)
+    return handler.as_pending(append.stream_id, append.events, append.expected_version)
 
 
 def _settle(entry: _Entry, outcome: Any) -> None:

@@ -151,6 +151,8 @@ class Session:
         written) when the inline projections cannot ride in the append, or when the server may be gone: this
         statement commits as it is sent, so losing the connection now would leave its outcome unknown, where a
         transaction's ``BEGIN`` finds out first (an outage then answers "unavailable", not "commit unknown").
+        With a ``group``, an append with neither ``also`` nor ``guard`` may go in one statement with the appends
+        of other requests in flight (``commands.grouping``), on one of their connections.
 
         Raises:
             ledger.ConcurrencyConflict: the stream moved on since it was loaded.
@@ -178,7 +180,7 @@ class Session:
         ``one_statement``: for a caller outside a transaction, which relies on the batch being atomic by itself;
         raises ``NotOneStatement`` (writing nothing) where the projections cannot ride."""
         appends = [ledger.Append(s.stream_id, self._encode(s.events, s.metadata), s.version) for s in batch]
-        pending = [(a.stream_id, _pending(a.stream_id, a.events, a.expected_version)) for a in appends]
+        pending = [(a.stream_id, as_pending(a.stream_id, a.events, a.expected_version)) for a in appends]
         if (rides := await self.project.riding_batch(self.conn, pending)) is not None:
             return await ledger.append_batch(self.conn, appends, also=rides)
         if one_statement:
@@ -197,7 +199,7 @@ class Session:
         self, stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int
     ) -> list[tuple[str, tuple[Any, ...]]] | None:
         """The inline projections of events about to be appended, as statements to ride in their append."""
-        return await self.project.riding(_pending(stream_id, new, expected_version))
+        return await self.project.riding(as_pending(stream_id, new, expected_version))
 
 
 @quick
@@ -218,7 +220,7 @@ def _fold(decider: ModuleType, past: Sequence[ledger.Recorded]) -> tuple[Any, in
     return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
 
 
-def _pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
+def as_pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
     """Events about to be appended, as recorded ones: what the database makes up is a placeholder."""
     return [
         ledger.make_recorded((0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT))
