@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 COMMANDS = Path(__file__).resolve().parents[2] / "commands"
-#: Modules of commands/ that are allowed effects (C1): the handler and the use cases around it.
-EDGES = {"__init__", "handler", "usecases", "catalog"}
+#: Modules of commands/ that are allowed effects (C1): the handler, the use cases around it, and the group commit
+#: that sends the handler's appends together.
+EDGES = {"__init__", "handler", "usecases", "catalog", "grouping"}
 FORBIDDEN = {"psycopg", "psycopg_pool", "dramatiq", "fastapi", "starlette", "ledger", "redis", "httpx", "structlog"}
 AGGREGATES = sorted(p.stem for p in COMMANDS.glob("*.py") if p.stem not in EDGES)
 
