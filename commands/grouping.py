@@ -35,14 +35,14 @@ from commands import handler
 LIMIT = 64
 
 
-class Alone(Exception):
-    """This append is to be sent alone: the batch it was in could not be one statement, or failed as a whole and
-    wrote nothing."""
+#: The outcome of an append that is to be sent alone, by its caller: the batch it was in could not be one
+#: statement, or failed as a whole and wrote nothing.
+_ALONE = object()
 
 
 @dataclass(eq=False)
 class _Entry:
-    session: Any  # commands.Session
+    session: handler.Session
     append: ledger.Append
     future: "asyncio.Future[Any]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -66,9 +66,9 @@ class Group:
         self.appends = 0
         self.alone = 0
 
-    async def save(self, session: Any, append: ledger.Append) -> list[ledger.Recorded] | None:
+    async def save(self, session: handler.Session, append: ledger.Append) -> list[ledger.Recorded] | None:
         """Append ``append`` (events decided for a stream of its own) with its read rows, alone or with others
-        waiting; its recorded events, or None when it must be sent alone by the caller (see ``Alone``).
+        waiting; its recorded events, or None when it must be sent alone by the caller (``_ALONE``).
 
         Raises:
             ledger.ConcurrencyConflict: its stream moved on; nothing of it was written.
@@ -133,7 +133,7 @@ class Group:
         if self._sent is not None:
             self._sent(appends)
 
-    async def _send(self, session: Any, batch: list[_Entry]) -> None:
+    async def _send(self, session: handler.Session, batch: list[_Entry]) -> None:
         """One statement for ``batch`` on ``session``'s connection; every entry's future gets its outcome."""
         self._count(len(batch))
         try:
@@ -149,55 +149,49 @@ class Group:
                 _settle(e, failed)
             raise
         for e, outcome in zip(batch, outcomes, strict=True):
-            self.alone += isinstance(outcome, Alone)
+            self.alone += outcome is _ALONE
             _settle(e, outcome)
 
 
-async def _alone(session: Any, a: ledger.Append) -> Any:
-    """The lone append, as ``Session.save_alone`` sends it: with ``ledger.append``'s own statement."""
-    rides = await session.project.riding(_pending(a))
-    if rides is None:
-        return Alone()
+async def _alone(session: handler.Session, append: ledger.Append) -> Any:
+    """The lone append, with the statement ``Session.save_alone`` always sent."""
     try:
-        return await ledger.append(session.conn, a.stream_id, a.events, expected_version=a.expected_version, also=rides)
+        recorded = await session.append_alone(append)
     except ledger.ConcurrencyConflict as conflict:
         return conflict
+    return _ALONE if recorded is None else recorded
 
 
-async def _together(session: Any, batch: Sequence[_Entry]) -> list[Any]:
+async def _together(session: handler.Session, batch: Sequence[_Entry]) -> list[Any]:
     """The appends of ``batch`` in one statement: each one's recorded events, or its conflict; every one
-    ``Alone`` when the statement could not be made or failed whole (and wrote nothing)."""
-    pending = [(e.append.stream_id, _pending(e.append)) for e in batch]
-    rides = await session.project.riding_batch(session.conn, pending)
-    if rides is None or not ledger.quiet(session.conn):
-        return [Alone() for _ in batch]
+    ``_ALONE`` when the statement could not be made or failed whole (and wrote nothing)."""
+    if not ledger.quiet(session.conn):
+        return [_ALONE] * len(batch)
     try:
-        appended = await ledger.append_batch(session.conn, [e.append for e in batch], also=rides)
+        appended = await session.append_together([e.append for e in batch], one_statement=True)
+    except handler.NotOneStatement:
+        return [_ALONE] * len(batch)
     except psycopg.Error as exc:
         if isinstance(exc, psycopg.OperationalError) or session.conn.closed:
             raise  # the connection is gone: whether it committed is unknown
-        return [Alone() for _ in batch]  # refused whole, so nothing written: each goes alone, a bad one by itself
+        return [_ALONE] * len(batch)  # refused whole, so nothing written: each goes alone, a bad one by itself
     return [
         appended.get(e.append.stream_id) or ledger.ConcurrencyConflict(e.append.stream_id, e.append.expected_version)
         for e in batch
     ]
 
 
-def _pending(append: ledger.Append) -> list[ledger.Recorded]:
-    return handler.as_pending(append.stream_id, append.events, append.expected_version)
-
-
 def _settle(entry: _Entry, outcome: Any) -> None:
     if entry.future.done():
         return
-    if isinstance(outcome, BaseException) and not isinstance(outcome, Alone | ledger.ConcurrencyConflict):
+    if isinstance(outcome, BaseException) and not isinstance(outcome, ledger.ConcurrencyConflict):
         entry.future.set_exception(outcome)
     else:
         entry.future.set_result(outcome)
 
 
 def _outcome(told: Any) -> list[ledger.Recorded] | None:
-    if isinstance(told, Alone):
+    if told is _ALONE:
         return None
     if isinstance(told, ledger.ConcurrencyConflict):
         raise told

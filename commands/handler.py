@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
 import ledger
 from commands.catalog import CODEC
 from commands.records import quick
+
+if TYPE_CHECKING:
+    from commands.grouping import Group
 
 #: What the database makes up at the append, on events not appended yet (inline projections never read it).
 _PLACEHOLDER_AT = datetime.min.replace(tzinfo=UTC)
@@ -81,7 +84,7 @@ class Session:
     metadata: dict[str, Any] = field(default_factory=dict)
     snapshots: Snapshots | None = None
     #: Where its lone appends wait to go with others' while one is in flight (``commands.grouping``), if anywhere.
-    group: Any = None
+    group: "Group | None" = None
 
     async def snapshot(self, decider: ModuleType, stream_id: str) -> tuple[Any, int, bool]:
         """The folded state of a stream and its version, from the snapshots when they hold it (then True: an
@@ -159,16 +162,27 @@ class Session:
         """
         if not ledger.quiet(self.conn):
             return False
-        new = self._encode(events)
+        append = ledger.Append(stream_id, self._encode(events), expected_version)
         if self.group is not None and not also and guard is None:
             # A stored answer rides in its own append's statement, and so does a guard (``commands.grouping``).
-            return await self.group.save(self, ledger.Append(stream_id, new, expected_version)) is not None
-        if (rides := await self._riding(stream_id, new, expected_version)) is None:
-            return False
-        await ledger.append(
-            self.conn, stream_id, new, expected_version=expected_version, also=[*rides, *also], guard=guard
+            return await self.group.save(self, append) is not None
+        return await self.append_alone(append, also, guard) is not None
+
+    async def append_alone(
+        self, append: ledger.Append, also: Sequence[Statement] = (), guard: tuple[str, int] | None = None
+    ) -> list[ledger.Recorded] | None:
+        """``append`` (encoded events) in one statement, its inline projections and ``also`` riding in it; None,
+        and nothing written, when the projections cannot ride.
+
+        Raises:
+            ledger.ConcurrencyConflict: the stream (or the guarding one) moved on.
+        """
+        a = append
+        if (rides := await self._riding(a.stream_id, a.events, a.expected_version)) is None:
+            return None
+        return await ledger.append(
+            self.conn, a.stream_id, a.events, expected_version=a.expected_version, also=[*rides, *also], guard=guard
         )
-        return True
 
     async def save_batch(
         self, batch: Sequence["Saving"], *, one_statement: bool = False
@@ -180,7 +194,13 @@ class Session:
         ``one_statement``: for a caller outside a transaction, which relies on the batch being atomic by itself;
         raises ``NotOneStatement`` (writing nothing) where the projections cannot ride."""
         appends = [ledger.Append(s.stream_id, self._encode(s.events, s.metadata), s.version) for s in batch]
-        pending = [(a.stream_id, as_pending(a.stream_id, a.events, a.expected_version)) for a in appends]
+        return await self.append_together(appends, one_statement=one_statement)
+
+    async def append_together(
+        self, appends: Sequence[ledger.Append], *, one_statement: bool = False
+    ) -> dict[str, list[ledger.Recorded]]:
+        """``save_batch`` of appends already encoded (each with its own metadata)."""
+        pending = [(a.stream_id, _pending(a.stream_id, a.events, a.expected_version)) for a in appends]
         if (rides := await self.project.riding_batch(self.conn, pending)) is not None:
             return await ledger.append_batch(self.conn, appends, also=rides)
         if one_statement:
@@ -199,7 +219,7 @@ class Session:
         self, stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int
     ) -> list[tuple[str, tuple[Any, ...]]] | None:
         """The inline projections of events about to be appended, as statements to ride in their append."""
-        return await self.project.riding(as_pending(stream_id, new, expected_version))
+        return await self.project.riding(_pending(stream_id, new, expected_version))
 
 
 @quick
@@ -220,7 +240,7 @@ def _fold(decider: ModuleType, past: Sequence[ledger.Recorded]) -> tuple[Any, in
     return functools.reduce(decider.evolve, events, decider.initial_state), ledger.version_of(past)
 
 
-def as_pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
+def _pending(stream_id: str, new: Sequence[ledger.NewEvent], expected_version: int) -> list[ledger.Recorded]:
     """Events about to be appended, as recorded ones: what the database makes up is a placeholder."""
     return [
         ledger.make_recorded((0, 0, e.event_id, stream_id, v, e.type, e.data, e.metadata, _PLACEHOLDER_AT))
